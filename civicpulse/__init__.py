@@ -1,0 +1,1 @@
+"""CivicPulse command line and local services (Kafka broker management)."""

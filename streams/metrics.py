@@ -1,0 +1,166 @@
+"""Prometheus metrics of contract section 3, read from the aggregation state at scrape time.
+
+A custom collector (rather than counters bumped in the hot loop) means the exported values are
+exactly the durable state: after a restart they come back from the changelog, never reset and
+never double.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from schemas.events import KINDS
+from schemas.localities import all_provinces
+from schemas.reasons import Reason
+from streams.core.aggregator import Aggregator
+
+LagSource = Callable[[], dict[tuple[str, int], int]]
+StallSource = Callable[[], dict[tuple[str, str, str], int]]
+
+
+def no_stalls() -> dict[tuple[str, str, str], int]:
+    """Until a detector is wired in: every kind x province exported as not stalled."""
+    return {(kind, code, ""): 0 for kind in KINDS for code in all_provinces()}
+
+
+class StateCollector(Collector):
+    """Exports the counters held by an `Aggregator` (all partitions this worker owns)."""
+
+    def __init__(
+        self,
+        aggregator: Aggregator,
+        lag: LagSource | None = None,
+        stalls: StallSource = no_stalls,
+    ) -> None:
+        self._agg = aggregator
+        self._lag = lag
+        self._stalls = stalls
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        agg = self._agg
+        events = CounterMetricFamily(
+            "civicpulse_events",
+            "Accepted, distinct events (duplicates and rejects excluded).",
+            labels=["kind", "province"],
+        )
+        for (kind, province), n in sorted(agg.events_by_province().items()):
+            events.add_metric([kind, province], n)
+        yield events
+
+        wards = CounterMetricFamily(
+            "civicpulse_ward_events",
+            "Accepted, distinct events per commune/ward (ward=\"\": no commune known).",
+            labels=["kind", "province", "ward"],
+        )
+        for (kind, province, ward), n in sorted(agg.events_by_ward().items()):
+            wards.add_metric([kind, province, ward], n)
+        yield wards
+
+        rejected = CounterMetricFamily(
+            "civicpulse_events_rejected",
+            "Rejected messages, sent to the dead-letter topic, by reason.",
+            labels=["reason"],
+        )
+        by_reason = agg.rejected_by_reason()
+        # Every reason is exported (0 until seen) so that rate() and alerts see the first one.
+        for reason in Reason:
+            rejected.add_metric([reason.value], by_reason.get(reason.value, 0))
+        yield rejected
+
+        dups = CounterMetricFamily(
+            "civicpulse_events_duplicate",
+            "Events whose event_id was already counted within the dedup window.",
+            labels=["kind"],
+        )
+        by_kind = agg.duplicates_by_kind()
+        for kind in KINDS:
+            dups.add_metric([kind], by_kind.get(kind, 0))
+        yield dups
+
+        late = CounterMetricFamily(
+            "civicpulse_events_late",
+            "Accepted events older than the kept event-time windows (counted in totals only).",
+            labels=["kind"],
+        )
+        late_by_kind = agg.late_by_kind()
+        for kind in KINDS:
+            late.add_metric([kind], late_by_kind.get(kind, 0))
+        yield late
+
+        feed = GaugeMetricFamily(
+            "civicpulse_feed_last_event_timestamp_seconds",
+            "Newest occurred_at seen per feed and source, Unix seconds.",
+            labels=["kind", "source"],
+        )
+        for (kind, source), ts in sorted(agg.feed_last_event().items()):
+            feed.add_metric([kind, source], ts)
+        yield feed
+
+        stalled = GaugeMetricFamily(
+            "civicpulse_stalled",
+            "1 while a stall alert is open for the locality (ward=\"\" for a province), else 0.",
+            labels=["kind", "province", "ward"],
+        )
+        for (kind, province, ward), v in sorted(self._stalls().items()):
+            stalled.add_metric([kind, province, ward], v)
+        yield stalled
+
+        info = GaugeMetricFamily(
+            "civicpulse_locality_info",
+            "Always 1: joins province codes to names in dashboards.",
+            labels=["province", "province_name"],
+        )
+        for code, name in all_provinces().items():
+            info.add_metric([code, name], 1)
+        yield info
+
+        if self._lag is not None:
+            lag = GaugeMetricFamily(
+                "civicpulse_consumer_lag_messages",
+                "Messages in the source partition not yet reflected in state.",
+                labels=["topic", "partition"],
+            )
+            for (topic, partition), n in sorted(self._lag().items()):
+                lag.add_metric([topic, str(partition)], n)
+            yield lag
+
+
+class PipelineMetrics:
+    """Metrics of the worker process itself (not durable: they describe this process)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.batch_seconds = Histogram(
+            "civicpulse_batch_duration_seconds",
+            "Time to validate, aggregate and persist one batch.",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "civicpulse_batch_size_messages",
+            "Messages per batch.",
+            buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000),
+            registry=registry,
+        )
+        self.messages = Counter(
+            "civicpulse_messages_processed",
+            "Messages handled by this process, by outcome (skipped = re-delivered, already held).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "civicpulse_deadletters_sent",
+            "Dead-letter records produced by this process.",
+            registry=registry,
+        )
+
+
+def build_registry(
+    aggregator: Aggregator, lag: LagSource | None = None
+) -> tuple[CollectorRegistry, PipelineMetrics]:
+    registry = CollectorRegistry()
+    registry.register(StateCollector(aggregator, lag))
+    return registry, PipelineMetrics(registry)

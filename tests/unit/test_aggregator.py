@@ -1,0 +1,239 @@
+"""The pure aggregation core: counting, dedup, rejects, windows, and idempotent re-delivery."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+import pytest
+
+from schemas.topics import KIND_BY_TOPIC, TOPIC_BY_KIND
+from schemas.validate import parse_event
+from streams.core.aggregator import Aggregator, Retention
+from streams.core.windows import DAY, day_start, hour_start
+from tests.factories import HA_NOI, HAC_THANH, HOAN_KIEM, QUANG_PHU, THANH_HOA, event_bytes
+
+ID = TOPIC_BY_KIND["identity.activation"]
+QR = TOPIC_BY_KIND["payment.qr"]
+NOW = datetime.fromisoformat("2025-06-01T00:00:00+07:00").timestamp()
+
+
+def new_agg(**retention: float) -> Aggregator:
+    return Aggregator(parse_event, dict(KIND_BY_TOPIC), Retention(**retention))
+
+
+def feed(agg: Aggregator, topic: str, lines: list[bytes], partition: int = 0, first: int = 0):
+    return agg.apply(topic, partition, list(enumerate(lines, start=first)), NOW)
+
+
+def test_counts_distinct_valid_events_per_kind_province_and_ward() -> None:
+    agg = new_agg()
+    lines = [
+        event_bytes(ward_code=HAC_THANH),
+        event_bytes(ward_code=QUANG_PHU),
+        event_bytes(ward_code=None),
+        event_bytes(province_code=HA_NOI, ward_code=HOAN_KIEM),
+    ]
+    result = feed(agg, ID, lines)
+    assert (result.accepted, result.duplicates, result.rejected) == (4, 0, 0)
+    assert agg.events_by_province() == {
+        ("identity.activation", THANH_HOA): 3,
+        ("identity.activation", HA_NOI): 1,
+    }
+    assert agg.events_by_ward() == {
+        ("identity.activation", THANH_HOA, HAC_THANH): 1,
+        ("identity.activation", THANH_HOA, QUANG_PHU): 1,
+        ("identity.activation", THANH_HOA, ""): 1,
+        ("identity.activation", HA_NOI, HOAN_KIEM): 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("second_at", "is_duplicate"),
+    [
+        ("2025-03-14T08:15:00+07:00", True),  # a plain re-send
+        ("2025-03-21T08:15:00+07:00", True),  # exactly 7 days later: still inside
+        ("2025-03-21T08:15:01+07:00", False),  # just past 7 days: a new event
+        ("2025-03-07T08:15:00+07:00", True),  # 7 days earlier (arrived late)
+    ],
+    ids=["resend", "7-days-edge", "past-7-days", "earlier-copy"],
+)
+def test_duplicate_window_is_seven_days_of_event_time(second_at: str, is_duplicate: bool) -> None:
+    agg = new_agg()
+    first = event_bytes(event_id="6f1c2b1e-1f0a-4c1e-9a57-0d5b1c2f3a4b")
+    second = event_bytes(
+        event_id="6f1c2b1e-1f0a-4c1e-9a57-0d5b1c2f3a4b", occurred_at=second_at
+    )
+    result = feed(agg, ID, [first, second])
+    assert result.duplicates == (1 if is_duplicate else 0)
+    assert agg.events_by_province()[("identity.activation", THANH_HOA)] == (
+        1 if is_duplicate else 2
+    )
+    assert agg.duplicates_by_kind() == ({"identity.activation": 1} if is_duplicate else {
+        "identity.activation": 0
+    })
+
+
+def test_duplicate_across_partitions_on_one_worker_is_caught() -> None:
+    agg = new_agg()
+    line = event_bytes()
+    feed(agg, ID, [line], partition=0)
+    result = feed(agg, ID, [line], partition=3)
+    assert result.duplicates == 1
+    assert agg.events_by_province() == {("identity.activation", THANH_HOA): 1}
+
+
+def test_rejects_are_counted_by_reason_and_dead_lettered() -> None:
+    agg = new_agg()
+    lines = [b"not json", b"[1,2]", event_bytes(province_code="99"), event_bytes("payment.qr")]
+    result = feed(agg, ID, lines)
+    assert result.rejected == 4
+    assert agg.rejected_by_reason() == {
+        "not_json": 1,
+        "not_object": 1,
+        "unknown_province": 1,
+        "wrong_topic": 1,
+    }
+    assert [(d.offset, d.reason) for d in result.dead_letters] == [
+        (0, "not_json"),
+        (1, "not_object"),
+        (2, "unknown_province"),
+        (3, "wrong_topic"),
+    ]
+    assert result.dead_letters[0].payload == b"not json"
+    assert agg.events_by_province() == {}
+
+
+def test_redelivered_batch_changes_nothing() -> None:
+    agg = new_agg()
+    lines = [event_bytes(), event_bytes(), b"{", event_bytes()]
+    lines.append(lines[0])  # a duplicate
+    feed(agg, ID, lines)
+    before = (agg.events_by_province(), agg.rejected_by_reason(), agg.duplicates_by_kind())
+    again = feed(agg, ID, lines)
+    assert again.accepted == 0
+    assert again.dead_letters == []
+    assert again.writes == []
+    assert (agg.events_by_province(), agg.rejected_by_reason(), agg.duplicates_by_kind()) == before
+
+
+def _snapshot(agg: Aggregator) -> tuple[object, ...]:
+    return (
+        agg.events_by_province(),
+        agg.events_by_ward(),
+        agg.rejected_by_reason(),
+        agg.duplicates_by_kind(),
+    )
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_crash_after_a_partial_flush_recovers_exactly(seed: int) -> None:
+    """Persist a random subset of a batch's writes, crash, reload, re-deliver: same totals."""
+    rng = random.Random(seed)
+    lines = [event_bytes(ward_code=rng.choice([HAC_THANH, QUANG_PHU, None])) for _ in range(40)]
+    lines += [lines[i] for i in rng.sample(range(40), 8)]  # duplicates
+    lines += [b"garbage", event_bytes(ward_code="00070")]  # rejects
+    rng.shuffle(lines)
+
+    reference = new_agg()
+    feed(reference, ID, lines)
+
+    durable: dict[str, bytes | None] = {}
+    crashed = new_agg()
+    cut = rng.randrange(1, len(lines))
+    first = feed(crashed, ID, lines[:cut])
+    for _, key, value in first.writes:
+        durable[key] = value
+    second = feed(crashed, ID, lines[cut:], first=cut)
+    for _, key, value in second.writes:
+        if rng.random() < 0.5:  # the crash lost some of the second batch's writes
+            durable[key] = value
+
+    recovered = new_agg()
+    for key, value in durable.items():
+        recovered.load(key, value)
+    # The offset commit never passed the first batch: everything after it is re-delivered.
+    feed(recovered, ID, lines[cut:], first=cut)
+    assert _snapshot(recovered) == _snapshot(reference)
+
+
+def test_windows_are_event_time_hours_and_vietnamese_days() -> None:
+    agg = new_agg()
+    feed(
+        agg,
+        ID,
+        [
+            event_bytes(occurred_at="2025-03-14T23:30:00+07:00"),
+            event_bytes(occurred_at="2025-03-14T16:30:00Z"),  # 23:30 in Vietnam, same hour
+            event_bytes(occurred_at="2025-03-15T00:10:00+07:00"),  # next Vietnamese day
+        ],
+    )
+    st = agg.partition(ID, 0)
+    t = datetime.fromisoformat("2025-03-14T23:30:00+07:00").timestamp()
+    assert st.hours[(THANH_HOA, hour_start(t))].n == 2
+    assert st.days[(THANH_HOA, day_start(t))].n == 2
+    assert st.days[(THANH_HOA, day_start(t) + DAY)].n == 1
+    assert day_start(t) == datetime.fromisoformat("2025-03-14T00:00:00+07:00").timestamp()
+
+
+def test_events_older_than_kept_windows_count_in_totals_and_as_late() -> None:
+    agg = new_agg(days_keep=2 * DAY, hours_keep=DAY)
+    result = feed(
+        agg,
+        ID,
+        [
+            event_bytes(occurred_at="2025-03-14T08:00:00+07:00"),
+            event_bytes(occurred_at="2025-03-10T08:00:00+07:00"),  # 4 days behind: late
+        ],
+    )
+    assert result.accepted == 2
+    assert agg.events_by_province() == {("identity.activation", THANH_HOA): 2}
+    assert agg.late_by_kind() == {"identity.activation": 1}
+
+
+def test_old_windows_and_claims_are_pruned_with_tombstones() -> None:
+    agg = new_agg(days_keep=3 * DAY, hours_keep=DAY, dedup_keep=8 * DAY)
+    old = event_bytes(occurred_at="2025-03-01T08:00:00+07:00")
+    feed(agg, ID, [old])
+    result = feed(agg, ID, [event_bytes(occurred_at="2025-03-20T08:00:00+07:00")], first=1)
+    deleted = {key for _, key, value in result.writes if value is None}
+    assert any("|day|" in key for key in deleted)
+    assert any("|ids|" in key for key in deleted)
+    # The pruned claim no longer makes a copy a duplicate (it is beyond the dedup horizon).
+    again = feed(agg, ID, [old], first=2)
+    assert again.duplicates == 0
+
+
+def test_feed_last_event_is_newest_occurred_at_per_source() -> None:
+    agg = new_agg()
+    feed(
+        agg,
+        ID,
+        [
+            event_bytes(occurred_at="2025-03-14T08:00:00+07:00", source="vneid"),
+            event_bytes(occurred_at="2025-03-14T07:00:00+07:00", source="vneid"),
+            event_bytes(occurred_at="2025-03-14T09:00:00+07:00", source="police"),
+        ],
+    )
+    last = agg.feed_last_event()
+    assert last[("identity.activation", "vneid")] == datetime.fromisoformat(
+        "2025-03-14T08:00:00+07:00"
+    ).timestamp()
+    assert last[("identity.activation", "police")] == datetime.fromisoformat(
+        "2025-03-14T09:00:00+07:00"
+    ).timestamp()
+
+
+def test_reset_then_reload_from_writes_restores_every_view() -> None:
+    agg = new_agg()
+    durable: dict[str, bytes | None] = {}
+    lines = [event_bytes(), event_bytes("payment.qr"), b"x"]
+    for topic in (ID, QR):
+        for _, key, value in feed(agg, topic, lines).writes:
+            durable[key] = value
+    before = _snapshot(agg)
+    agg.reset()
+    assert _snapshot(agg) == ({}, {}, {}, {})
+    for key, value in durable.items():
+        agg.load(key.encode(), value)  # keys come back from Kafka as bytes
+    assert _snapshot(agg) == before
