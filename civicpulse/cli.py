@@ -19,7 +19,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-kafka_app = typer.Typer(help="Run the local single-node Kafka broker (KRaft).", no_args_is_help=True)
+kafka_app = typer.Typer(
+    help="Run the local single-node Kafka broker (KRaft).", no_args_is_help=True
+)
 app.add_typer(kafka_app, name="kafka")
 err = Console(stderr=True)
 

@@ -6,6 +6,6 @@ from __future__ import annotations
 def user_errors() -> tuple[type[BaseException], ...]:
     from civicpulse.cli import CliError
     from civicpulse.kafka_local import KafkaLocalError
-    from producers.exceptions import ProducerError
+    from producers.exceptions import ProducersError
 
-    return (CliError, KafkaLocalError, ProducerError, FileNotFoundError)
+    return (CliError, KafkaLocalError, ProducersError, FileNotFoundError)

@@ -1,1 +1,1 @@
-"""CivicPulse stream worker: a thin Faust shell around the pure aggregation core in `streams.core`."""
+"""CivicPulse stream worker: Faust and aiokafka shells around the pure `streams.core`."""

@@ -1,25 +1,25 @@
-"""The Faust application: topics, the state table, one batching agent per feed, /metrics.
+"""The Faust application: the ingest task, the aggregating agent, the state table, /metrics.
 
 Built by a factory (no module-level app) so tests and the CLI create it with their settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import faust
-from faust.types import TP
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from schemas.topics import DEADLETTER_TOPIC, KIND_BY_TOPIC
-from schemas.validate import parse_event
 from streams.config import Settings
 from streams.core.aggregator import Aggregator
+from streams.ingest import Ingest, batch_topic_name
 from streams.metrics import build_registry
 from streams.pipeline import Pipeline
 
 STATE_TABLE = "state"
+# Prometheus text format 0.0.4; aiohttp refuses a charset inside content_type (UTF-8 is implied).
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
 def broker_credentials(settings: Settings) -> Any:
@@ -50,8 +50,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         topic_replication_factor=settings.replication_factor,
         processing_guarantee="at_least_once",  # exactness comes from offset watermarks
         consumer_auto_offset_reset="earliest",
-        broker_max_poll_records=settings.batch_max,
-        stream_buffer_maxsize=max(4096, settings.batch_max * 2),
+        consumer_group_instance_id=f"{settings.instance_id}-aggregate",
+        broker_session_timeout=settings.session_timeout,
         producer_acks=-1,
         web_enabled=True,
         web_bind=settings.web_host,
@@ -61,82 +61,63 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     )
     table = app.Table(
         STATE_TABLE,
-        key_type=bytes,
+        key_type=bytes,  # bytes -> Faust's raw codec for the changelog: we encode entries
         value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
         partitions=settings.partitions,
         help="CivicPulse aggregation state: counters, windows, dedup claims (see streams.core)",
     )
     deadletter = app.topic(
         DEADLETTER_TOPIC, value_type=bytes, value_serializer="raw", partitions=1, internal=False
     )
-    aggregator = Aggregator(parse_event, dict(KIND_BY_TOPIC))
-
-    def assigned_event_tps() -> set[tuple[str, int]]:
-        return {
-            (tp.topic, tp.partition)
-            for tp in app.assignor.assigned_actives()
-            if tp.topic in KIND_BY_TOPIC
-        }
+    aggregator = Aggregator(dict(KIND_BY_TOPIC))
+    ingest_holder: list[Ingest] = []
 
     def lag() -> dict[tuple[str, int], int]:
+        """Source messages not yet reflected in state: the end-to-end lag of both stages."""
         applied = aggregator.applied_offsets()
-        out: dict[tuple[str, int], int] = {}
-        for topic, partition in assigned_event_tps():
-            highwater = app.consumer.highwater(TP(topic, partition))
-            if highwater is None or highwater < 0:
-                continue
-            out[(topic, partition)] = max(0, highwater - applied.get((topic, partition), -1) - 1)
-        return out
+        highwaters = ingest_holder[0].highwaters() if ingest_holder else {}
+        return {tp: max(0, hw - applied.get(tp, -1) - 1) for tp, hw in highwaters.items()}
 
     registry, pipeline_metrics = build_registry(aggregator, lag)
     pipeline = Pipeline(aggregator, table, deadletter, pipeline_metrics)
+    ingest = Ingest(settings, pipeline_metrics)
+    ingest_holder.append(ingest)
 
     @table.on_recover  # type: ignore[untyped-decorator]
     async def _reload_state() -> None:
-        pipeline.reload(assigned_event_tps())
+        pipeline.reload(
+            tp.partition
+            for tp in app.assignor.assigned_actives()
+            if tp.topic == batch_topic.get_topic_name()
+        )
 
-    for topic_name in KIND_BY_TOPIC:
-        source = app.topic(
-            topic_name,
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-            partitions=settings.partitions,
-        )
-        app.agent(source, name=f"count.{topic_name}", concurrency=1)(
-            _batch_agent(pipeline, topic_name, settings)
-        )
+    batch_topic = app.topic(
+        batch_topic_name(settings),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+        internal=True,
+    )
+
+    @app.agent(batch_topic, name="aggregate", concurrency=1)  # type: ignore[untyped-decorator]
+    async def aggregate(stream: Any) -> None:
+        # Concurrency stays 1: with more, Faust can commit an offset past a message still in
+        # flight (faust-streaming #606). An event is acked after this body returns, and the
+        # consumer flushes the producer (the changelog writes) before it commits offsets.
+        async for event in stream.events():
+            await pipeline.apply_message(event.message.value)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def run_ingest() -> None:
+        await ingest.run()
 
     @app.page("/metrics")  # type: ignore[untyped-decorator]
     async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+        return web.bytes(generate_latest(registry), content_type=METRICS_CONTENT_TYPE)
 
     return app, pipeline
-
-
-def _batch_agent(
-    pipeline: Pipeline, topic: str, settings: Settings
-) -> Callable[[Any], Awaitable[None]]:
-    """An agent that hands batches to the pipeline.
-
-    Concurrency stays 1: with more, Faust can commit an offset past a message still in flight
-    (faust-streaming #606). `take_events` acks a batch only after the body returns, and the
-    consumer flushes the producer (our changelog writes) before committing offsets.
-    """
-
-    async def agent(stream: Any) -> None:
-        batches: AsyncIterator[Any] = stream.take_events(
-            settings.batch_max, within=settings.batch_within
-        )
-        async for events in batches:
-            records = [(e.message.partition, e.message.offset, e.message.value) for e in events]
-            await pipeline.process(topic, records)
-
-    agent.__name__ = f"count_{topic.replace('.', '_')}"
-    return agent
 
 
 def run_worker(settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +16,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CIVICPULSE_", extra="ignore")
 
-    kafka_bootstrap: str = Field("localhost:9092", description="Kafka bootstrap servers, comma-separated")
+    kafka_bootstrap: str = Field(
+        "localhost:9092", description="Kafka bootstrap servers, comma-separated"
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
     kafka_sasl_username: str | None = None
@@ -25,6 +28,14 @@ class Settings(BaseSettings):
     kafka_ssl_keyfile: Path | None = None
 
     app_id: str = Field("civicpulse", description="consumer group and prefix of internal topics")
+    instance_id: str = Field(
+        default_factory=lambda: f"worker-{socket.gethostname()}",
+        description="static group membership: a restarted worker takes its partitions back "
+        "at once instead of waiting for its old session to expire; unique per worker process",
+    )
+    session_timeout: float = Field(
+        15.0, gt=0, description="seconds before a silent worker is dropped"
+    )
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     partitions: int = Field(4, ge=1, description="partitions of each event topic and changelog")

@@ -53,7 +53,7 @@ class StateCollector(Collector):
 
         wards = CounterMetricFamily(
             "civicpulse_ward_events",
-            "Accepted, distinct events per commune/ward (ward=\"\": no commune known).",
+            'Accepted, distinct events per commune/ward (ward="": no commune known).',
             labels=["kind", "province", "ward"],
         )
         for (kind, province, ward), n in sorted(agg.events_by_ward().items()):
@@ -102,7 +102,7 @@ class StateCollector(Collector):
 
         stalled = GaugeMetricFamily(
             "civicpulse_stalled",
-            "1 while a stall alert is open for the locality (ward=\"\" for a province), else 0.",
+            '1 while a stall alert is open for the locality (ward="" for a province), else 0.',
             labels=["kind", "province", "ward"],
         )
         for (kind, province, ward), v in sorted(self._stalls().items()):
@@ -133,21 +133,26 @@ class PipelineMetrics:
     """Metrics of the worker process itself (not durable: they describe this process)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.batch_seconds = Histogram(
-            "civicpulse_batch_duration_seconds",
-            "Time to validate, aggregate and persist one batch.",
+        self.ingested = Counter(
+            "civicpulse_ingest_messages",
+            "Source messages validated and forwarded by this process's ingest stage.",
+            registry=registry,
+        )
+        self.ingest_seconds = Histogram(
+            "civicpulse_ingest_batch_duration_seconds",
+            "Time to validate, pack and forward one fetched batch (stage 1).",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=registry,
         )
-        self.batch_size = Histogram(
-            "civicpulse_batch_size_messages",
-            "Messages per batch.",
-            buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000),
+        self.aggregate_seconds = Histogram(
+            "civicpulse_aggregate_batch_duration_seconds",
+            "Time to apply one packed batch to state (stage 2).",
+            buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
             registry=registry,
         )
         self.messages = Counter(
             "civicpulse_messages_processed",
-            "Messages handled by this process, by outcome (skipped = re-delivered, already held).",
+            "Messages applied by this process, by outcome (skipped = re-sent, already held).",
             ["outcome"],
             registry=registry,
         )

@@ -1,17 +1,16 @@
-"""The glue between Faust and the pure core: batches in, changelog writes and dead letters out."""
+"""Stage 2 glue between Faust and the pure core: packed batches in, changelog writes out."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from schemas.topics import KIND_BY_TOPIC
+from streams.core import packing
 from streams.core.aggregator import Aggregator
 from streams.core.keys import parse_key
-from streams.deadletter import encode_dead_letter
 from streams.metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)
@@ -21,8 +20,8 @@ class Pipeline:
     """Owns the aggregator and writes what it produces into the changelogged state table.
 
     The table's values are the encoded entries; the aggregator keeps the decoded working copy.
-    Writes name their changelog partition explicitly, because one Faust batch spans partitions
-    and every entry belongs to the partition of the source messages it counts.
+    Writes name their changelog partition explicitly: it is the source partition of the
+    messages an entry counts (the batch topic and the changelog are co-partitioned with it).
     """
 
     def __init__(
@@ -33,47 +32,42 @@ class Pipeline:
         self._deadletter = deadletter_topic
         self._metrics = metrics
 
-    def reload(self, assigned: Iterable[tuple[str, int]]) -> None:
+    def reload(self, partitions: Iterable[int]) -> None:
         """Rebuild the working state from the recovered table, for the partitions now owned."""
-        owned = {tp for tp in assigned if tp[0] in KIND_BY_TOPIC}
+        owned = set(partitions)
         agg = self.aggregator
         agg.reset()
         loaded = 0
         for key, value in list(self._table.data.items()):
             sk = parse_key(key)
-            if (sk.topic, sk.partition) in owned:
+            if sk.partition in owned and sk.topic in KIND_BY_TOPIC:
                 agg.load(key, value)
                 loaded += 1
-        for topic, partition in owned:
-            agg.partition(topic, partition)  # owned even when empty: metrics and lag see it
-        log.info("state reloaded: %d entries for %d partitions", loaded, len(owned))
+        for topic in KIND_BY_TOPIC:
+            for partition in owned:
+                agg.partition(topic, partition)  # owned even when empty: metrics see it
+        log.info("state reloaded: %d entries, partitions %s", loaded, sorted(owned))
 
-    async def process(self, topic: str, records: Sequence[tuple[int, int, bytes]]) -> None:
-        """Handle one batch of (partition, offset, value) from `topic`."""
+    async def apply_message(self, payload: bytes) -> None:
+        """Apply one packed batch (a message of the internal batch topic)."""
         started = time.perf_counter()
-        by_partition: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
-        for partition, offset, value in records:
-            by_partition[partition].append((offset, value))
-        now = time.time()
+        result = self.aggregator.apply(packing.decode(payload))
         data = self._table.data
         send_changelog = self._table.send_changelog
+        for part, key, value in result.writes:
+            kb = key.encode()
+            if value is None:
+                data.pop(kb, None)
+                send_changelog(part, kb, None, value_serializer="raw")
+            else:
+                data[kb] = value
+                send_changelog(part, kb, value)
+        for letter in result.dead_letters:
+            await self._deadletter.send(value=letter)
         m = self._metrics
-        for partition, recs in by_partition.items():
-            result = self.aggregator.apply(topic, partition, recs, now)
-            for part, key, value in result.writes:
-                kb = key.encode()
-                if value is None:
-                    data.pop(kb, None)
-                    send_changelog(part, kb, None, value_serializer="raw")
-                else:
-                    data[kb] = value
-                    send_changelog(part, kb, value)
-            for dl in result.dead_letters:
-                await self._deadletter.send(value=encode_dead_letter(dl))
-            m.dead_letters.inc(len(result.dead_letters))
-            m.messages.labels("accepted").inc(result.accepted)
-            m.messages.labels("duplicate").inc(result.duplicates)
-            m.messages.labels("rejected").inc(result.rejected)
-            m.messages.labels("skipped").inc(result.skipped)
-        m.batch_size.observe(len(records))
-        m.batch_seconds.observe(time.perf_counter() - started)
+        m.dead_letters.inc(len(result.dead_letters))
+        m.messages.labels("accepted").inc(result.accepted)
+        m.messages.labels("duplicate").inc(result.duplicates)
+        m.messages.labels("rejected").inc(result.rejected)
+        m.messages.labels("skipped").inc(result.skipped)
+        m.aggregate_seconds.observe(time.perf_counter() - started)

@@ -4,7 +4,7 @@ The Faust shell (`streams.agents`) feeds it batches of (offset, raw bytes) per s
 topic-partition and persists the entries it marks dirty.
 """
 
-from streams.core.aggregator import Aggregator, BatchResult, DeadLetter
+from streams.core.aggregator import Aggregator, BatchResult
 from streams.core.entries import Entry
 
-__all__ = ["Aggregator", "BatchResult", "DeadLetter", "Entry"]
+__all__ = ["Aggregator", "BatchResult", "Entry"]

@@ -1,34 +1,22 @@
-"""The aggregation core: validates, deduplicates and counts one batch per topic-partition.
+"""Stage 2 of the worker, pure: deduplicates and counts packed batches in event time.
 
-Pure: the caller hands it `(offset, raw bytes)` records and a clock reading, and gets back the
-state entries to persist and the dead letters to send. Idempotent per offset (see `entries`), so a
-re-delivered batch changes nothing.
+The caller hands it a `PackedBatch` (see `packing`) and gets back the state entries to persist
+and the dead letters to send. Idempotent per source offset (see `entries`), so a re-sent batch
+changes nothing.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from schemas.validate import Event, Rejection
 from streams.core import keys as k
 from streams.core.entries import ClaimChunk, Entry
+from streams.core.packing import PackedBatch
 from streams.core.windows import DAY, HOUR, day_start, hour_start
 
-
-Parser = Callable[..., "Event | Rejection"]
 CHUNK_SIZE = 2000  # claims per changelog message: ~100 KB, well under the broker's 1 MB limit
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    topic: str
-    partition: int
-    offset: int
-    reason: str
-    detail: str
-    payload: bytes
 
 
 @dataclass(slots=True)
@@ -36,7 +24,7 @@ class BatchResult:
     """What one `apply` produced: entries to persist (None = delete) and rejects to dead-letter."""
 
     writes: list[tuple[int, str, bytes | None]] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
+    dead_letters: list[bytes] = field(default_factory=list)  # encoded, already masked
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
@@ -110,13 +98,7 @@ def _bump(entry: Entry, offset: int, label: str | None) -> bool:
 class Aggregator:
     """State of every topic-partition this worker owns, and the batch logic that updates it."""
 
-    def __init__(
-        self,
-        parse: Parser,
-        kind_by_topic: dict[str, str],
-        retention: Retention | None = None,
-    ) -> None:
-        self._parse = parse
+    def __init__(self, kind_by_topic: dict[str, str], retention: Retention | None = None) -> None:
         self._kind_by_topic = kind_by_topic
         self.retention = retention or Retention()
         self._parts: dict[tuple[str, int], PartitionState] = {}
@@ -185,46 +167,39 @@ class Aggregator:
     def drop(self, topic: str, partition: int) -> None:
         """Forget a partition this worker no longer owns (revoked in a rebalance)."""
         self._parts.pop((topic, partition), None)
-        self._claims = {
-            e: c for e, c in self._claims.items() if (c[0], c[1]) != (topic, partition)
-        }
+        self._claims = {e: c for e, c in self._claims.items() if (c[0], c[1]) != (topic, partition)}
 
     # ---- the batch ---------------------------------------------------------------------------
 
-    def apply(
-        self, topic: str, partition: int, records: Sequence[tuple[int, bytes]], now: float
-    ) -> BatchResult:
-        """Apply records of one topic-partition, in offset order.
+    def apply(self, batch: PackedBatch) -> BatchResult:
+        """Apply one packed batch of a source topic-partition.
 
-        Each entry decides on its own whether it already holds an offset, so a batch re-delivered
+        Each entry decides on its own whether it already holds an offset, so a batch re-sent
         after a crash that persisted only some entries completes exactly the missing ones.
         """
+        topic, partition = batch.topic, batch.partition
         st = self.partition(topic, partition)
-        kind = self._kind_by_topic[topic]
         result = BatchResult()
+        dirty = st.dirty
+        for rej in batch.rejected:
+            result.rejected += 1
+            if _bump(st.rej, rej.offset, rej.reason):
+                dirty.add((k.REJ, ()))
+                result.dead_letters.append(rej.dead_letter)
+
         claims = self._claims
         new_claims: list[tuple[str, float, int]] = []
         ret = self.retention
-        parse = self._parse
         max_ts = self.max_ts
-        dirty = st.dirty
         totals, days, hours, feed_by = st.totals, st.days, st.hours, st.feed.by
-
-        for offset, raw in records:
-            parsed = parse(raw, now=now, expected_kind=kind)
-            if isinstance(parsed, Rejection):
-                result.rejected += 1
-                if _bump(st.rej, offset, parsed.reason):
-                    dirty.add((k.REJ, ()))
-                    result.dead_letters.append(
-                        DeadLetter(topic, partition, offset, parsed.reason, parsed.detail, raw)
-                    )
-                continue
-            ts = parsed.ts
-            event_id = parsed.event_id
+        for ev in batch.accepted:
+            offset, event_id, ts = ev.offset, ev.event_id, ev.ts
             claim = claims.get(event_id)
-            is_self = claim is not None and claim[2] == offset and claim[1] == partition and (
-                claim[0] == topic
+            is_self = (
+                claim is not None
+                and claim[2] == offset
+                and claim[1] == partition
+                and (claim[0] == topic)
             )
             if claim is not None and not is_self and abs(ts - claim[3]) <= ret.dedup_window:
                 result.duplicates += 1
@@ -236,8 +211,7 @@ class Aggregator:
                 new_claims.append((event_id, ts, offset))
                 self._expiry[day_start(ts)].append(event_id)
 
-            province = parsed.province_code
-            ward = parsed.ward_code or ""
+            province, ward = ev.province, ev.ward
             total = totals.get(province)
             if total is None:
                 total = totals[province] = Entry()
@@ -246,8 +220,8 @@ class Aggregator:
                 dirty.add((k.TOTAL, (province,)))
             if ts > max_ts:
                 max_ts = ts
-            if ts > feed_by.get(parsed.source, 0.0):  # a max: idempotent without a watermark
-                feed_by[parsed.source] = ts
+            if ts > feed_by.get(ev.source, 0.0):  # a max: idempotent without a watermark
+                feed_by[ev.source] = ts
                 dirty.add((k.FEED, ()))
             if ts < max_ts - ret.days_keep:
                 if _bump(st.late, offset, None):
@@ -267,7 +241,8 @@ class Aggregator:
                 if _bump(entry, offset, ward):
                     dirty.add((k.HOUR, (province, str(hkey[1]))))
 
-        result.skipped = len(records) - result.accepted - result.duplicates - result.rejected
+        seen = len(batch.accepted) + len(batch.rejected)
+        result.skipped = seen - result.accepted - result.duplicates - result.rejected
         self.max_ts = max_ts
         for i in range(0, len(new_claims), CHUNK_SIZE):
             chunk = ClaimChunk(new_claims[i : i + CHUNK_SIZE])

@@ -8,7 +8,7 @@ VN_OFFSET = 7 * HOUR
 
 
 def hour_start(ts: float) -> int:
-    """Start (Unix seconds) of the clock hour containing `ts` (offset-free: hours align in any zone)."""
+    """Start (Unix seconds) of the clock hour containing `ts` (hours align in any zone)."""
     return int(ts // HOUR) * HOUR
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
+import orjson
 import pytest
 
 from schemas.topics import KIND_BY_TOPIC, TOPIC_BY_KIND
-from schemas.validate import parse_event
-from streams.core.aggregator import Aggregator, Retention
+from streams.core import packing
+from streams.core.aggregator import Aggregator, BatchResult, Retention
 from streams.core.windows import DAY, day_start, hour_start
 from tests.factories import HA_NOI, HAC_THANH, HOAN_KIEM, QUANG_PHU, THANH_HOA, event_bytes
 
@@ -19,11 +20,25 @@ NOW = datetime.fromisoformat("2025-06-01T00:00:00+07:00").timestamp()
 
 
 def new_agg(**retention: float) -> Aggregator:
-    return Aggregator(parse_event, dict(KIND_BY_TOPIC), Retention(**retention))
+    return Aggregator(dict(KIND_BY_TOPIC), Retention(**retention))
 
 
-def feed(agg: Aggregator, topic: str, lines: list[bytes], partition: int = 0, first: int = 0):
-    return agg.apply(topic, partition, list(enumerate(lines, start=first)), NOW)
+def feed(
+    agg: Aggregator, topic: str, lines: list[bytes], partition: int = 0, first: int = 0
+) -> BatchResult:
+    """Validate, pack, go through the wire format, and apply: stage 1 then stage 2."""
+    records = list(enumerate(lines, start=first))
+    batch = packing.pack(topic, partition, KIND_BY_TOPIC[topic], records, NOW)
+    total = BatchResult()
+    for message in packing.encode(batch, limit=7):  # small limit: exercise multi-part batches
+        result = agg.apply(packing.decode(message))
+        total.writes += result.writes
+        total.dead_letters += result.dead_letters
+        total.accepted += result.accepted
+        total.duplicates += result.duplicates
+        total.rejected += result.rejected
+        total.skipped += result.skipped
+    return total
 
 
 def test_counts_distinct_valid_events_per_kind_province_and_ward() -> None:
@@ -61,17 +76,15 @@ def test_counts_distinct_valid_events_per_kind_province_and_ward() -> None:
 def test_duplicate_window_is_seven_days_of_event_time(second_at: str, is_duplicate: bool) -> None:
     agg = new_agg()
     first = event_bytes(event_id="6f1c2b1e-1f0a-4c1e-9a57-0d5b1c2f3a4b")
-    second = event_bytes(
-        event_id="6f1c2b1e-1f0a-4c1e-9a57-0d5b1c2f3a4b", occurred_at=second_at
-    )
+    second = event_bytes(event_id="6f1c2b1e-1f0a-4c1e-9a57-0d5b1c2f3a4b", occurred_at=second_at)
     result = feed(agg, ID, [first, second])
     assert result.duplicates == (1 if is_duplicate else 0)
     assert agg.events_by_province()[("identity.activation", THANH_HOA)] == (
         1 if is_duplicate else 2
     )
-    assert agg.duplicates_by_kind() == ({"identity.activation": 1} if is_duplicate else {
-        "identity.activation": 0
-    })
+    assert agg.duplicates_by_kind() == (
+        {"identity.activation": 1} if is_duplicate else {"identity.activation": 0}
+    )
 
 
 def test_duplicate_across_partitions_on_one_worker_is_caught() -> None:
@@ -94,13 +107,14 @@ def test_rejects_are_counted_by_reason_and_dead_lettered() -> None:
         "unknown_province": 1,
         "wrong_topic": 1,
     }
-    assert [(d.offset, d.reason) for d in result.dead_letters] == [
-        (0, "not_json"),
-        (1, "not_object"),
-        (2, "unknown_province"),
-        (3, "wrong_topic"),
+    letters = [orjson.loads(d) for d in result.dead_letters]
+    assert [(d["offset"], d["reason"], d["topic"]) for d in letters] == [
+        (0, "not_json", ID),
+        (1, "not_object", ID),
+        (2, "unknown_province", ID),
+        (3, "wrong_topic", ID),
     ]
-    assert result.dead_letters[0].payload == b"not json"
+    assert letters[0]["payload"] == "not json"
     assert agg.events_by_province() == {}
 
 
@@ -216,12 +230,14 @@ def test_feed_last_event_is_newest_occurred_at_per_source() -> None:
         ],
     )
     last = agg.feed_last_event()
-    assert last[("identity.activation", "vneid")] == datetime.fromisoformat(
-        "2025-03-14T08:00:00+07:00"
-    ).timestamp()
-    assert last[("identity.activation", "police")] == datetime.fromisoformat(
-        "2025-03-14T09:00:00+07:00"
-    ).timestamp()
+    assert (
+        last[("identity.activation", "vneid")]
+        == datetime.fromisoformat("2025-03-14T08:00:00+07:00").timestamp()
+    )
+    assert (
+        last[("identity.activation", "police")]
+        == datetime.fromisoformat("2025-03-14T09:00:00+07:00").timestamp()
+    )
 
 
 def test_reset_then_reload_from_writes_restores_every_view() -> None:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 
 import orjson
 
 from schemas.privacy import mask_raw_ids
 from schemas.reasons import Reason
-from streams.core.aggregator import DeadLetter
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    detail: str
+    payload: bytes
 
 
 def encode_dead_letter(dl: DeadLetter) -> bytes:
@@ -28,11 +38,11 @@ def encode_dead_letter(dl: DeadLetter) -> bytes:
         text = dl.payload.decode("utf-8")
     except UnicodeDecodeError:
         payload = dl.payload
-        if dl.reason == Reason.personal_data:
+        if dl.reason == Reason.PERSONAL_DATA:
             # Mask in the bytes before encoding: base64 would hide the digits from any scanner.
-            payload = mask_raw_ids(payload.decode("latin-1")).encode("latin-1")
+            payload = mask_raw_ids(payload)
         record["payload"] = base64.b64encode(payload).decode("ascii")
         record["payload_encoding"] = "base64"
     else:
-        record["payload"] = mask_raw_ids(text) if dl.reason == Reason.personal_data else text
+        record["payload"] = mask_raw_ids(text) if dl.reason == Reason.PERSONAL_DATA else text
     return orjson.dumps(record)
