@@ -5,6 +5,7 @@ Built by a factory (no module-level app) so tests and the CLI create it with the
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import faust
@@ -13,11 +14,11 @@ from prometheus_client import generate_latest
 from schemas.topics import DEADLETTER_TOPIC, KIND_BY_TOPIC
 from streams.config import Settings
 from streams.core.aggregator import Aggregator
-from streams.ingest import Ingest, batch_topic_name
+from streams.ingest import Ingest
+from streams.internal_topics import STATE_TABLE, batch_topic_name, ensure_internal_topics
 from streams.metrics import build_registry
 from streams.pipeline import Pipeline
 
-STATE_TABLE = "state"
 # Prometheus text format 0.0.4; aiohttp refuses a charset inside content_type (UTF-8 is implied).
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -123,6 +124,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
 def run_worker(settings: Settings) -> None:
     """Run the worker until stopped (SIGINT/SIGTERM), as `civicpulse worker` does."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(ensure_internal_topics(settings))
     app, _ = create_app(settings)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), override_logging=True)
     worker.execute_from_commandline()

@@ -13,21 +13,15 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError
 
 from schemas.topics import KIND_BY_TOPIC
 from streams.config import Settings
 from streams.core import packing
+from streams.internal_topics import batch_topic_name
 from streams.metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)
-
-BATCH_TOPIC_RETENTION_MS = 7 * 24 * 3600 * 1000  # outlives any outage of stage 2 we plan for
-
-
-def batch_topic_name(settings: Settings) -> str:
-    return f"{settings.app_id}-ingest-batches"
 
 
 class Ingest:
@@ -51,30 +45,9 @@ class Ingest:
                 out[(tp.topic, tp.partition)] = hw
         return out
 
-    async def ensure_batch_topic(self) -> None:
-        s = self._settings
-        admin = AIOKafkaAdminClient(**s.aiokafka_kwargs())
-        await admin.start()
-        try:
-            await admin.create_topics(
-                [
-                    NewTopic(
-                        self._topic,
-                        num_partitions=s.partitions,
-                        replication_factor=s.replication_factor,
-                        topic_configs={"retention.ms": str(BATCH_TOPIC_RETENTION_MS)},
-                    )
-                ]
-            )
-        except TopicAlreadyExistsError:
-            pass
-        finally:
-            await admin.close()
-
     async def run(self) -> None:
         s = self._settings
         kwargs: dict[str, Any] = s.aiokafka_kwargs()
-        await self.ensure_batch_topic()
         consumer = AIOKafkaConsumer(
             *KIND_BY_TOPIC,
             group_id=f"{s.app_id}-ingest",
