@@ -129,6 +129,45 @@ def simulate(
     typer.echo(truth.render())
 
 
+@app.command()
+def produce(
+    rate: Annotated[float, typer.Option(min=0.1, help="events per second (wall clock)")] = 200.0,
+    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap (default CIVICPULSE_KAFKA_BOOTSTRAP)")
+    ] = None,
+) -> None:
+    """Stream synthetic events happening now into Kafka until Ctrl-C."""
+    from producers.live import produce_live
+
+    settings = _settings()
+    summary = asyncio.run(
+        produce_live(
+            bootstrap or settings.kafka_bootstrap,
+            rate,
+            seed,
+            asyncio.Event(),
+            client_kwargs=settings.aiokafka_kwargs() if bootstrap is None else None,
+        )
+    )
+    typer.echo(f"sent {summary.sent:,} events in {summary.elapsed_s:.1f}s")
+
+
+def _register_areas() -> None:
+    """Commands owned by other modules (simulation, import, detection, ...)."""
+    import importlib
+    import pkgutil
+
+    import civicpulse.commands as commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"civicpulse.commands.{info.name}")
+        module.register(app)
+
+
+_register_areas()
+
+
 def main() -> None:
     """Entry point: readable one-line errors instead of tracebacks for what users can fix."""
     from civicpulse.errors import user_errors

@@ -25,15 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiokafka.admin import (  # type: ignore[import-untyped, unused-ignore]
+from aiokafka.admin import (
     AIOKafkaAdminClient,
     NewTopic,
 )
-from aiokafka.admin.config_resource import (  # type: ignore[import-untyped, unused-ignore]
+from aiokafka.admin.config_resource import (
     ConfigResource,
     ConfigResourceType,
 )
-from aiokafka.errors import (  # type: ignore[import-untyped, unused-ignore]
+from aiokafka.errors import (
     KafkaError,
     for_code,
 )

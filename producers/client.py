@@ -7,8 +7,8 @@ import os
 from collections.abc import Mapping
 from typing import Any, Final
 
-from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped, unused-ignore]
-from aiokafka.errors import KafkaError  # type: ignore[import-untyped, unused-ignore]
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from producers.exceptions import BrokerUnavailableError
 

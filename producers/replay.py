@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
-from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped, unused-ignore]
-from aiokafka.errors import KafkaError  # type: ignore[import-untyped, unused-ignore]
-from aiokafka.producer.message_accumulator import (  # type: ignore[import-untyped, unused-ignore]
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.producer.message_accumulator import (
     BatchBuilder,
 )
 from rich.console import Console

@@ -84,7 +84,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     ingest = Ingest(settings, pipeline_metrics)
     ingest_holder.append(ingest)
 
-    @table.on_recover  # type: ignore[untyped-decorator]
+    @table.on_recover
     async def _reload_state() -> None:
         pipeline.reload(
             tp.partition
@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         internal=True,
     )
 
-    @app.agent(batch_topic, name="aggregate", concurrency=1)  # type: ignore[untyped-decorator]
+    @app.agent(batch_topic, name="aggregate", concurrency=1)
     async def aggregate(stream: Any) -> None:
         # Concurrency stays 1: with more, Faust can commit an offset past a message still in
         # flight (faust-streaming #606). An event is acked after this body returns, and the
@@ -110,11 +110,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         async for event in stream.events():
             await pipeline.apply_message(event.message.value)
 
-    @app.task  # type: ignore[untyped-decorator]
-    async def run_ingest() -> None:
-        await ingest.run()
+    app.task(ingest.run)  # stage 1 runs in the worker's event loop, beside the agent
 
-    @app.page("/metrics")  # type: ignore[untyped-decorator]
+    @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
         return web.bytes(generate_latest(registry), content_type=METRICS_CONTENT_TYPE)
 

@@ -9,6 +9,7 @@ visible, removes the race.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from aiokafka import AIOKafkaConsumer
@@ -44,26 +45,24 @@ def internal_topics(settings: Settings) -> list[NewTopic]:
     ]
 
 
-async def ensure_internal_topics(settings: Settings, timeout: float = 30.0) -> None:
+async def ensure_internal_topics(settings: Settings, wait_s: float = 30.0) -> None:
     kwargs = settings.aiokafka_kwargs()
     admin = AIOKafkaAdminClient(**kwargs)
     await admin.start()
     try:
         for topic in internal_topics(settings):
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # idempotent: restarts find them
                 await admin.create_topics([topic])
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
     wanted = {t.name for t in internal_topics(settings)}
     probe = AIOKafkaConsumer(**kwargs)
     await probe.start()
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_s
         while not wanted <= await probe.topics():
             if time.monotonic() > deadline:
-                raise RuntimeError(f"internal topics not visible after {timeout}s: {wanted}")
+                raise RuntimeError(f"internal topics not visible after {wait_s}s: {wanted}")
             await asyncio.sleep(0.2)
     finally:
         await probe.stop()

@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from schemas.events import KINDS
-from schemas.localities import all_provinces
+from schemas.localities import all_provinces, all_wards, ward_name
 from schemas.reasons import Reason
 from streams.core.aggregator import Aggregator
 
@@ -117,6 +117,15 @@ class StateCollector(Collector):
         for code, name in all_provinces().items():
             info.add_metric([code, name], 1)
         yield info
+
+        ward_info = GaugeMetricFamily(
+            "civicpulse_ward_info",
+            "Always 1: joins commune/ward codes to names and provinces (3,321 series).",
+            labels=["province", "ward", "ward_name"],
+        )
+        for ward, province in all_wards().items():
+            ward_info.add_metric([province, ward, ward_name(ward) or ""], 1)
+        yield ward_info
 
         if self._lag is not None:
             lag = GaugeMetricFamily(

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped, unused-ignore]
-from aiokafka.admin import NewTopic  # type: ignore[import-untyped, unused-ignore]
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import NewTopic
 
 from civicpulse import kafka_local
 from civicpulse.topics_admin import (

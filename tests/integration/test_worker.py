@@ -16,7 +16,7 @@ import pytest
 
 from producers.replay import replay
 from producers.synthetic import SyntheticConfig, write_log
-from tests.factories import HA_NOI, HAC_THANH, HOAN_KIEM, QUANG_PHU, THANH_HOA, event, raw
+from tests.factories import HA_NOI, HAC_THANH, HOAN_KIEM, QUANG_PHU, event, raw
 from tests.integration.worker_harness import (
     Worker,
     accounted,
@@ -30,9 +30,9 @@ RAW_IDS = ["001099012345", "038205001122", "079188004455"]  # shaped like CCCD n
 
 
 @pytest.fixture
-def worker(fresh_kafka: str, tmp_path: Path, unused_ports: Callable[[int], list[int]]) -> Iterator[
-    Worker
-]:
+def worker(
+    fresh_kafka: str, tmp_path: Path, unused_ports: Callable[[int], list[int]]
+) -> Iterator[Worker]:
     # The `civicpulse-` prefix lets `fresh_kafka` delete this app's internal topics afterwards.
     app_id = f"civicpulse-t{uuid.uuid4().hex[:8]}"
     w = Worker(fresh_kafka, app_id, unused_ports(1)[0], tmp_path)
