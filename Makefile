@@ -39,7 +39,7 @@ demo: venv
 	@bash deploy/demo.sh
 
 demo-down:
-	-$(BIN)/civicpulse kafka down
+	@bash deploy/demo-down.sh
 
 bench: venv
 	$(BIN)/python benchmarks/worker_throughput.py

@@ -105,10 +105,12 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     @app.agent(batch_topic, name="aggregate", concurrency=1)
     async def aggregate(stream: Any) -> None:
         # Concurrency stays 1: with more, Faust can commit an offset past a message still in
-        # flight (faust-streaming #606). An event is acked after this body returns, and the
-        # consumer flushes the producer (the changelog writes) before it commits offsets.
-        async for event in stream.events():
-            await pipeline.apply_message(event.message.value)
+        # flight (faust-streaming #606). `take_events` acks a group only after this body
+        # returns, and the consumer flushes the producer (the changelog writes) before it
+        # commits offsets. A group shares one write of each touched entry.
+        groups = stream.take_events(settings.group_max, within=settings.group_within)
+        async for events in groups:
+            await pipeline.apply_messages([e.message.value for e in events])
 
     app.task(ingest.run)  # stage 1 runs in the worker's event loop, beside the agent
 

@@ -40,8 +40,11 @@ class Settings(BaseSettings):
     web_port: int = 6066
     partitions: int = Field(4, ge=1, description="partitions of each event topic and changelog")
     replication_factor: int = Field(1, ge=1, description="of the worker's internal topics")
-    batch_max: int = Field(5000, ge=1, description="most messages handled in one batch")
-    batch_within: float = Field(0.25, gt=0, description="seconds to wait to fill a batch")
+    batch_max: int = Field(10000, ge=1, description="most source messages ingested in one fetch")
+    group_max: int = Field(
+        32, ge=1, description="packed batches applied together before state is written"
+    )
+    group_within: float = Field(0.5, gt=0, description="seconds to wait to fill a group")
     data_dir: Path = Field(Path("var/worker"), description="worker's local data (Faust datadir)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from schemas.topics import KIND_BY_TOPIC
@@ -48,13 +48,21 @@ class Pipeline:
                 agg.partition(topic, partition)  # owned even when empty: metrics see it
         log.info("state reloaded: %d entries, partitions %s", loaded, sorted(owned))
 
-    async def apply_message(self, payload: bytes) -> None:
-        """Apply one packed batch (a message of the internal batch topic)."""
+    async def apply_messages(self, payloads: Sequence[bytes]) -> None:
+        """Apply a group of packed batches, then persist each touched entry once."""
         started = time.perf_counter()
-        result = self.aggregator.apply(packing.decode(payload))
+        m = self._metrics
+        letters: list[bytes] = []
+        for payload in payloads:
+            result = self.aggregator.apply(packing.decode(payload))
+            letters += result.dead_letters
+            m.messages.labels("accepted").inc(result.accepted)
+            m.messages.labels("duplicate").inc(result.duplicates)
+            m.messages.labels("rejected").inc(result.rejected)
+            m.messages.labels("skipped").inc(result.skipped)
         data = self._table.data
         send_changelog = self._table.send_changelog
-        for part, key, value in result.writes:
+        for part, key, value in self.aggregator.drain_writes():
             kb = key.encode()
             if value is None:
                 data.pop(kb, None)
@@ -62,12 +70,7 @@ class Pipeline:
             else:
                 data[kb] = value
                 send_changelog(part, kb, value)
-        for letter in result.dead_letters:
+        for letter in letters:
             await self._deadletter.send(value=letter)
-        m = self._metrics
-        m.dead_letters.inc(len(result.dead_letters))
-        m.messages.labels("accepted").inc(result.accepted)
-        m.messages.labels("duplicate").inc(result.duplicates)
-        m.messages.labels("rejected").inc(result.rejected)
-        m.messages.labels("skipped").inc(result.skipped)
+        m.dead_letters.inc(len(letters))
         m.aggregate_seconds.observe(time.perf_counter() - started)

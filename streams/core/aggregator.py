@@ -21,9 +21,8 @@ CHUNK_SIZE = 2000  # claims per changelog message: ~100 KB, well under the broke
 
 @dataclass(slots=True)
 class BatchResult:
-    """What one `apply` produced: entries to persist (None = delete) and rejects to dead-letter."""
+    """What one `apply` produced: rejects to dead-letter, and counts. Writes: `drain_writes`."""
 
-    writes: list[tuple[int, str, bytes | None]] = field(default_factory=list)
     dead_letters: list[bytes] = field(default_factory=list)  # encoded, already masked
     accepted: int = 0
     duplicates: int = 0
@@ -109,6 +108,7 @@ class Aggregator:
         self._expiry: dict[int, list[str]] = defaultdict(list)  # claim day -> event ids
         self.max_ts: float = 0.0  # newest accepted event time: drives retention, not counting
         self._pruned_at: float = 0.0
+        self._writes: list[tuple[int, str, bytes | None]] = []  # chunks and deletions
 
     # ---- loading and dropping durable state -------------------------------------------------
 
@@ -159,6 +159,7 @@ class Aggregator:
     def reset(self) -> None:
         """Forget everything (before reloading from the durable store after a rebalance)."""
         self._parts.clear()
+        self._writes.clear()
         self._claims.clear()
         self._expiry.clear()
         self.max_ts = 0.0
@@ -248,19 +249,26 @@ class Aggregator:
             chunk = ClaimChunk(new_claims[i : i + CHUNK_SIZE])
             first = chunk.claims[0][2]
             st.chunks[first] = chunk.max_ts
-            result.writes.append((partition, st.key(k.IDS, (str(first),)), chunk.encode()))
-        self._flush(st, result)
-        self._maybe_prune(result)
+            self._writes.append((partition, st.key(k.IDS, (str(first),)), chunk.encode()))
+        self._maybe_prune()
         return result
 
-    def _flush(self, st: PartitionState, result: BatchResult) -> None:
-        for type_, parts in st.dirty:
-            entry = st.entry(type_, parts)
-            if entry is not None:
-                result.writes.append((st.partition, st.key(type_, parts), entry.encode()))
-        st.dirty.clear()
+    def drain_writes(self) -> list[tuple[int, str, bytes | None]]:
+        """Entries to persist since the last call: (partition, key, value or None to delete).
 
-    def _maybe_prune(self, result: BatchResult) -> None:
+        Called once per group of batches: an entry touched by many batches is written once.
+        """
+        writes = self._writes
+        for st in self._parts.values():
+            for type_, parts in st.dirty:
+                entry = st.entry(type_, parts)
+                if entry is not None:
+                    writes.append((st.partition, st.key(type_, parts), entry.encode()))
+            st.dirty.clear()
+        self._writes = []
+        return writes
+
+    def _maybe_prune(self) -> None:
         """Drop windows and dedup claims behind the kept horizon, once per event-time hour."""
         if self.max_ts - self._pruned_at < HOUR:
             return
@@ -275,11 +283,11 @@ class Aggregator:
                 for wkey in [w for w in table if w[1] < cutoff]:
                     del table[wkey]
                     key = st.key(type_, (wkey[0], str(wkey[1])))
-                    result.writes.append((st.partition, key, None))
+                    self._writes.append((st.partition, key, None))
             cutoff = self.max_ts - ret.dedup_keep
             for first in [f for f, ts in st.chunks.items() if ts < cutoff]:
                 del st.chunks[first]
-                result.writes.append((st.partition, st.key(k.IDS, (str(first),)), None))
+                self._writes.append((st.partition, st.key(k.IDS, (str(first),)), None))
         # Claims expire by event-time day: the work is proportional to what expires.
         cutoff = self.max_ts - ret.dedup_keep
         for day in [d for d in self._expiry if d + DAY <= cutoff]:

@@ -32,13 +32,23 @@ def feed(
     total = BatchResult()
     for message in packing.encode(batch, limit=7):  # small limit: exercise multi-part batches
         result = agg.apply(packing.decode(message))
-        total.writes += result.writes
         total.dead_letters += result.dead_letters
         total.accepted += result.accepted
         total.duplicates += result.duplicates
         total.rejected += result.rejected
         total.skipped += result.skipped
     return total
+
+
+def persist(agg: Aggregator, durable: dict[str, bytes | None], keep: float = 1.0) -> list[str]:
+    """Drain the aggregator's writes into `durable`, each kept with probability `keep`."""
+    rng = random.Random(len(durable))
+    written = []
+    for _, key, value in agg.drain_writes():
+        written.append(key)
+        if keep >= 1.0 or rng.random() < keep:
+            durable[key] = value
+    return written
 
 
 def test_counts_distinct_valid_events_per_kind_province_and_ward() -> None:
@@ -124,10 +134,11 @@ def test_redelivered_batch_changes_nothing() -> None:
     lines.append(lines[0])  # a duplicate
     feed(agg, ID, lines)
     before = (agg.events_by_province(), agg.rejected_by_reason(), agg.duplicates_by_kind())
+    agg.drain_writes()
     again = feed(agg, ID, lines)
     assert again.accepted == 0
     assert again.dead_letters == []
-    assert again.writes == []
+    assert agg.drain_writes() == []
     assert (agg.events_by_province(), agg.rejected_by_reason(), agg.duplicates_by_kind()) == before
 
 
@@ -155,13 +166,10 @@ def test_crash_after_a_partial_flush_recovers_exactly(seed: int) -> None:
     durable: dict[str, bytes | None] = {}
     crashed = new_agg()
     cut = rng.randrange(1, len(lines))
-    first = feed(crashed, ID, lines[:cut])
-    for _, key, value in first.writes:
-        durable[key] = value
-    second = feed(crashed, ID, lines[cut:], first=cut)
-    for _, key, value in second.writes:
-        if rng.random() < 0.5:  # the crash lost some of the second batch's writes
-            durable[key] = value
+    feed(crashed, ID, lines[:cut])
+    persist(crashed, durable)
+    feed(crashed, ID, lines[cut:], first=cut)
+    persist(crashed, durable, keep=0.5)  # the crash lost some of the second group's writes
 
     recovered = new_agg()
     for key, value in durable.items():
@@ -209,8 +217,9 @@ def test_old_windows_and_claims_are_pruned_with_tombstones() -> None:
     agg = new_agg(days_keep=3 * DAY, hours_keep=DAY, dedup_keep=8 * DAY)
     old = event_bytes(occurred_at="2025-03-01T08:00:00+07:00")
     feed(agg, ID, [old])
-    result = feed(agg, ID, [event_bytes(occurred_at="2025-03-20T08:00:00+07:00")], first=1)
-    deleted = {key for _, key, value in result.writes if value is None}
+    agg.drain_writes()
+    feed(agg, ID, [event_bytes(occurred_at="2025-03-20T08:00:00+07:00")], first=1)
+    deleted = {key for _, key, value in agg.drain_writes() if value is None}
     assert any("|day|" in key for key in deleted)
     assert any("|ids|" in key for key in deleted)
     # The pruned claim no longer makes a copy a duplicate (it is beyond the dedup horizon).
@@ -245,8 +254,8 @@ def test_reset_then_reload_from_writes_restores_every_view() -> None:
     durable: dict[str, bytes | None] = {}
     lines = [event_bytes(), event_bytes("payment.qr"), b"x"]
     for topic in (ID, QR):
-        for _, key, value in feed(agg, topic, lines).writes:
-            durable[key] = value
+        feed(agg, topic, lines)
+        persist(agg, durable)
     before = _snapshot(agg)
     agg.reset()
     assert _snapshot(agg) == ({}, {}, {}, {})
