@@ -7,7 +7,8 @@ never double.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -16,7 +17,9 @@ from prometheus_client.registry import Collector
 from schemas.events import KINDS
 from schemas.localities import all_provinces, all_wards, ward_name
 from schemas.reasons import Reason
+from streams.core import kpis
 from streams.core.aggregator import Aggregator
+from streams.core.kpis import Figures
 
 LagSource = Callable[[], dict[tuple[str, int], int]]
 StallSource = Callable[[], dict[tuple[str, str, str], int]]
@@ -178,3 +181,106 @@ def build_registry(
     registry = CollectorRegistry()
     registry.register(StateCollector(aggregator, lag))
     return registry, PipelineMetrics(registry)
+
+
+class KpiCollector(Collector):
+    """Adoption KPIs (`streams.core.kpis`), recomputed at most every `refresh_s` seconds.
+
+    A snapshot scans 30 days of event-time windows, so it is cached: scrapes stay cheap and the
+    event loop is not held for every scrape.
+    """
+
+    def __init__(
+        self,
+        aggregator: Aggregator,
+        provinces: Mapping[str, Figures],
+        communes: Mapping[str, Figures],
+        refresh_s: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._agg = aggregator
+        self._provinces = provinces
+        self._communes = communes
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._snap: kpis.KpiSnapshot | None = None
+        self._at = 0.0
+
+    def snapshot(self) -> kpis.KpiSnapshot:
+        now = self._clock()
+        if self._snap is None or now - self._at >= self._refresh_s:
+            self._snap = kpis.compute(self._agg, self._provinces, self._communes)
+            self._at = now
+        return self._snap
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        snap = self.snapshot()
+        ratio = GaugeMetricFamily(
+            "civicpulse_kpi_ratio",
+            "Adoption KPI per province (a fraction; coverage may exceed 1: never clipped).",
+            labels=["kpi", "province"],
+        )
+        over = GaugeMetricFamily(
+            "civicpulse_kpi_over_100",
+            "1 when a province's KPI exceeds 100 % (stale denominator or migration), else 0.",
+            labels=["kpi", "province"],
+        )
+        for (kpi, province), v in sorted(snap.province.items()):
+            ratio.add_metric([kpi, province], v)
+            if kpi == kpis.EID_L2_COVERAGE:
+                over.add_metric([kpi, province], 1.0 if v > 1.0 else 0.0)
+        yield ratio
+        yield over
+
+        ward = GaugeMetricFamily(
+            "civicpulse_kpi_ward_ratio",
+            "Adoption KPI per commune/ward (a fraction; coverage may exceed 1).",
+            labels=["kpi", "province", "ward"],
+        )
+        wards_over: dict[tuple[str, str], int] = {}
+        for (kpi, province, code), v in sorted(snap.ward.items()):
+            ward.add_metric([kpi, province, code], v)
+            if v > 1.0:
+                wards_over[(kpi, province)] = wards_over.get((kpi, province), 0) + 1
+        yield ward
+        wo = GaugeMetricFamily(
+            "civicpulse_kpi_wards_over_100",
+            "Communes of the province whose KPI exceeds 100 %.",
+            labels=["kpi", "province"],
+        )
+        for (kpi, province), n in sorted(wards_over.items()):
+            wo.add_metric([kpi, province], n)
+        yield wo
+
+        target = GaugeMetricFamily(
+            "civicpulse_kpi_target_ratio",
+            "The province's target for the KPI (reference data).",
+            labels=["kpi", "province"],
+        )
+        for (kpi, province), v in sorted(snap.targets.items()):
+            target.add_metric([kpi, province], v)
+        yield target
+
+        qr = GaugeMetricFamily(
+            "civicpulse_qr_payments_per_1000_residents_day",
+            "QR payments per 1,000 residents per day over the trailing 30 days of event time.",
+            labels=["province"],
+        )
+        for province, v in sorted(snap.qr_per_1000_day.items()):
+            qr.add_metric([province], v)
+        yield qr
+        qr_ward = GaugeMetricFamily(
+            "civicpulse_ward_qr_payments_per_1000_residents_day",
+            "QR payments per 1,000 residents per day per commune, trailing 30 days.",
+            labels=["province", "ward"],
+        )
+        for (province, code), v in sorted(snap.qr_per_1000_day_ward.items()):
+            qr_ward.add_metric([province, code], v)
+        yield qr_ward
+
+        window = GaugeMetricFamily(
+            "civicpulse_kpi_window_days",
+            "Event-time days the trailing KPI window covers so far (30 once history allows).",
+        )
+        window.add_metric([], snap.window_days)
+        yield window

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from streams.core import keys as k
 from streams.core.entries import ClaimChunk, Entry
@@ -80,6 +81,21 @@ class PartitionState:
             table = self.hours if type_ == k.HOUR else self.days
             return table.get((parts[0], int(parts[1])))
         return {k.DUP: self.dup, k.REJ: self.rej, k.LATE: self.late, k.FEED: self.feed}.get(type_)
+
+
+def classify(attrs: dict[str, Any]) -> str:
+    """The class of an event that KPIs split on: e-ID level, payment channel, programme."""
+    if "level" in attrs:
+        return f"l{attrs['level']}"
+    if "program" in attrs:
+        return f"{attrs['program']}.{attrs['channel']}"
+    return str(attrs.get("channel", ""))
+
+
+def _add_labels(out: dict[tuple[str, str, str], int], province: str, entry: Entry) -> None:
+    for label, n in entry.by.items():
+        ward, _, cls = label.partition("/")
+        out[(province, ward, cls)] += int(n)
 
 
 def _bump(entry: Entry, offset: int, label: str | None) -> bool:
@@ -213,10 +229,11 @@ class Aggregator:
                 self._expiry[day_start(ts)].append(event_id)
 
             province, ward = ev.province, ev.ward
+            label = f"{ward}/{classify(ev.attrs)}"  # commune and class, e.g. "14797/l2"
             total = totals.get(province)
             if total is None:
                 total = totals[province] = Entry()
-            if _bump(total, offset, ward):
+            if _bump(total, offset, label):
                 result.accepted += 1
                 dirty.add((k.TOTAL, (province,)))
             if ts > max_ts:
@@ -232,14 +249,14 @@ class Aggregator:
             entry = days.get(dkey)
             if entry is None:
                 entry = days[dkey] = Entry()
-            if _bump(entry, offset, ward):
+            if _bump(entry, offset, label):
                 dirty.add((k.DAY, (province, str(dkey[1]))))
             if ts >= max_ts - ret.hours_keep:
                 hkey = (province, hour_start(ts))
                 entry = hours.get(hkey)
                 if entry is None:
                     entry = hours[hkey] = Entry()
-                if _bump(entry, offset, ward):
+                if _bump(entry, offset, label):
                     dirty.add((k.HOUR, (province, str(hkey[1]))))
 
         seen = len(batch.accepted) + len(batch.rejected)
@@ -314,8 +331,8 @@ class Aggregator:
         for st in self._states():
             kind = self._kind_by_topic[st.topic]
             for province, entry in st.totals.items():
-                for ward, n in entry.by.items():
-                    out[(kind, province, ward)] += int(n)
+                for label, n in entry.by.items():
+                    out[(kind, province, label.partition("/")[0])] += int(n)
         return dict(out)
 
     def rejected_by_reason(self) -> dict[str, int]:
@@ -345,6 +362,30 @@ class Aggregator:
                 if ts > out.get((kind, source), 0.0):
                     out[(kind, source)] = ts
         return out
+
+    def totals_by_class(self, kind: str) -> dict[tuple[str, str, str], int]:
+        """(province, ward, class) -> accepted events of `kind` since the stream began."""
+        out: dict[tuple[str, str, str], int] = defaultdict(int)
+        for st in self._states():
+            if self._kind_by_topic[st.topic] == kind:
+                for province, entry in st.totals.items():
+                    _add_labels(out, province, entry)
+        return dict(out)
+
+    def days_by_class(self, kind: str, since: int) -> dict[tuple[str, str, str], int]:
+        """(province, ward, class) -> accepted events of `kind` on event-time days >= `since`."""
+        out: dict[tuple[str, str, str], int] = defaultdict(int)
+        for st in self._states():
+            if self._kind_by_topic[st.topic] == kind:
+                for (province, day), entry in st.days.items():
+                    if day >= since:
+                        _add_labels(out, province, entry)
+        return dict(out)
+
+    def first_day(self, since: int) -> int | None:
+        """The earliest event-time day >= `since` that holds any event (window coverage)."""
+        days = [d for st in self._states() for (_, d) in st.days if d >= since]
+        return min(days, default=None)
 
     def applied_offsets(self) -> dict[tuple[str, int], int]:
         """Highest offset reflected in any entry, per topic-partition (for lag)."""
