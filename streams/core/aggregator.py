@@ -14,7 +14,7 @@ from typing import Any
 
 from streams.core import keys as k
 from streams.core.entries import ClaimChunk, Entry
-from streams.core.packing import PackedBatch
+from streams.core.packing import Accepted, PackedBatch
 from streams.core.windows import DAY, HOUR, day_start, hour_start
 
 CHUNK_SIZE = 2000  # claims per changelog message: ~100 KB, well under the broker's 1 MB limit
@@ -25,6 +25,7 @@ class BatchResult:
     """What one `apply` produced: rejects to dead-letter, and counts. Writes: `drain_writes`."""
 
     dead_letters: list[bytes] = field(default_factory=list)  # encoded, already masked
+    counted: list[Accepted] = field(default_factory=list)  # newly counted distinct events
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
@@ -235,6 +236,7 @@ class Aggregator:
                 total = totals[province] = Entry()
             if _bump(total, offset, label):
                 result.accepted += 1
+                result.counted.append(ev)
                 dirty.add((k.TOTAL, (province,)))
             if ts > max_ts:
                 max_ts = ts

@@ -33,6 +33,7 @@ def feed(
     for message in packing.encode(batch, limit=7):  # small limit: exercise multi-part batches
         result = agg.apply(packing.decode(message))
         total.dead_letters += result.dead_letters
+        total.counted += result.counted
         total.accepted += result.accepted
         total.duplicates += result.duplicates
         total.rejected += result.rejected
@@ -262,3 +263,13 @@ def test_reset_then_reload_from_writes_restores_every_view() -> None:
     for key, value in durable.items():
         agg.load(key.encode(), value)  # keys come back from Kafka as bytes
     assert _snapshot(agg) == before
+
+
+def test_counted_lists_each_distinct_event_once_even_when_resent() -> None:
+    agg = new_agg()
+    lines = [event_bytes(), event_bytes(), b"{"]
+    lines.append(lines[0])
+    first = feed(agg, ID, lines)
+    assert [ev.offset for ev in first.counted] == [0, 1]
+    assert first.counted[0].attrs == {"level": 2}
+    assert feed(agg, ID, lines).counted == []
