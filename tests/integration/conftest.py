@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import pytest
 
 from civicpulse import kafka_local
 from civicpulse.topics_admin import load_topics, recreate_topics
+from tests.integration.worker_harness import Worker, stop_all
 
 _HERE = Path(__file__).resolve().parent
 
@@ -89,3 +91,15 @@ def fresh_kafka(kafka_bootstrap: str) -> str:
     ``civicpulse-*`` (Faust changelog) topic left. Returns the bootstrap address."""
     asyncio.run(recreate_topics(kafka_bootstrap, load_topics()))
     return kafka_bootstrap
+
+
+@pytest.fixture
+def worker(
+    fresh_kafka: str, tmp_path: Path, unused_ports: Callable[[int], list[int]]
+) -> Iterator[Worker]:
+    """A real `civicpulse worker` process (not yet started) on empty topics."""
+    # The `civicpulse-` prefix lets `fresh_kafka` delete this app's internal topics afterwards.
+    app_id = f"civicpulse-t{uuid.uuid4().hex[:8]}"
+    w = Worker(fresh_kafka, app_id, unused_ports(1)[0], tmp_path)
+    yield w
+    stop_all(w)

@@ -2,47 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
-import pytest
 
-from producers.replay import replay
 from producers.synthetic import SyntheticConfig, write_log
 from tests.factories import HA_NOI, HAC_THANH, HOAN_KIEM, QUANG_PHU, event, raw
 from tests.integration.worker_harness import (
     Worker,
     accounted,
     by_label,
+    do_replay,
     events_total,
-    stop_all,
     wait_until,
 )
 
 RAW_IDS = ["001099012345", "038205001122", "079188004455"]  # shaped like CCCD numbers
-
-
-@pytest.fixture
-def worker(
-    fresh_kafka: str, tmp_path: Path, unused_ports: Callable[[int], list[int]]
-) -> Iterator[Worker]:
-    # The `civicpulse-` prefix lets `fresh_kafka` delete this app's internal topics afterwards.
-    app_id = f"civicpulse-t{uuid.uuid4().hex[:8]}"
-    w = Worker(fresh_kafka, app_id, unused_ports(1)[0], tmp_path)
-    yield w
-    stop_all(w)
-
-
-def do_replay(bootstrap: str, *paths: Path) -> None:
-    summary = asyncio.run(replay(list(paths), bootstrap=bootstrap, progress=False))
-    assert summary.sent > 0
 
 
 def hostile_log(path: Path) -> tuple[Counter[tuple[str, str]], Counter[str], int]:

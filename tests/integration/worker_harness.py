@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -110,6 +111,14 @@ def accounted(samples: Samples) -> int:
         + sum(by_label(samples, "civicpulse_events_duplicate_total", "kind").values())
         + sum(by_label(samples, "civicpulse_events_rejected_total", "reason").values())
     )
+
+
+def do_replay(bootstrap: str, *paths: Path) -> None:
+    """Replay logs with the project's own replay (as `civicpulse replay` does)."""
+    from producers.replay import replay
+
+    summary = asyncio.run(replay(list(paths), bootstrap=bootstrap, progress=False))
+    assert summary.sent > 0
 
 
 def stop_all(*workers: Worker) -> None:
