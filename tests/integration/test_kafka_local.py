@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -39,10 +38,6 @@ EVENT_TOPICS = (
     "civic.services.payments",
 )
 DAYS_MS = 24 * 3600 * 1000
-
-needs_kcat = pytest.mark.skipif(
-    shutil.which("kcat") is None, reason="kcat not installed (make system-deps)"
-)
 
 
 def kcat_produce(bootstrap: str, topic: str, key: str, value: str) -> None:
@@ -168,7 +163,6 @@ def test_ensure_topics_reports_drift_without_changing_anything(kafka_bootstrap: 
     assert asyncio.run(topic_partitions(kafka_bootstrap, [specs[0].name])) == {specs[0].name: 4}
 
 
-@needs_kcat
 def test_message_produced_by_kcat_is_consumed_back(fresh_kafka: str) -> None:
     value = event()
     big = json.dumps({"blob": "x" * 100 * 1024})  # over the 64 KiB event limit: the broker keeps
@@ -181,7 +175,6 @@ def test_message_produced_by_kcat_is_consumed_back(fresh_kafka: str) -> None:
     assert got == [(b"38", value.encode()), (b"38", big.encode())]
 
 
-@needs_kcat
 def test_fresh_kafka_empties_topics_and_drops_faust_internal_ones(kafka_bootstrap: str) -> None:
     kcat_produce(kafka_bootstrap, "civic.alerts", "", event())
 
@@ -231,7 +224,6 @@ def _port_open(port: int) -> bool:
         return False
 
 
-@needs_kcat
 def test_down_stops_the_broker_and_up_restarts_it_with_the_data(
     private_data_dir: Path, unused_ports: Callable[[int], list[int]]
 ) -> None:
