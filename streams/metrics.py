@@ -168,6 +168,8 @@ class PipelineMetrics:
             ["outcome"],
             registry=registry,
         )
+        for outcome in ("accepted", "duplicate", "rejected", "skipped"):
+            self.messages.labels(outcome)  # exported at 0 from the start: rates see the first one
         self.dead_letters = Counter(
             "civicpulse_deadletters_sent",
             "Dead-letter records produced by this process.",
