@@ -96,8 +96,16 @@ def replay(
     bootstrap: Annotated[
         str | None, typer.Option(help="Kafka bootstrap (default CIVICPULSE_KAFKA_BOOTSTRAP)")
     ] = None,
+    legacy_codes: Annotated[
+        bool,
+        typer.Option(
+            "--legacy-codes",
+            help="rewrite pre-July-2025 province and commune codes to the current 34/3,321",
+        ),
+    ] = False,
 ) -> None:
     """Send every line of the logs, byte for byte and in file order, to its kind's topic."""
+    from producers.legacy import translate_line
     from producers.replay import replay as run_replay
 
     if speed is not None and speed <= 0:
@@ -110,23 +118,10 @@ def replay(
             speed=speed,
             progress=sys.stderr.isatty(),
             client_kwargs=settings.aiokafka_kwargs() if bootstrap is None else None,
+            transform=translate_line if legacy_codes else None,
         )
     )
     typer.echo(summary.render())
-
-
-@app.command()
-def simulate(
-    start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")],
-    days: Annotated[int, typer.Option(min=1, help="number of days")],
-    seed: Annotated[int, typer.Option(help="random seed (same seed, same log)")],
-    out: Annotated[Path, typer.Option(help="output .jsonl or .jsonl.gz")],
-) -> None:
-    """Write a synthetic event log, deterministic for a seed."""
-    from producers.synthetic import write_log
-
-    truth = write_log(out, start=start, days=days, seed=seed)
-    typer.echo(truth.render())
 
 
 @app.command()

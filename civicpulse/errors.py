@@ -7,5 +7,6 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from civicpulse.cli import CliError
     from civicpulse.kafka_local import KafkaLocalError
     from producers.exceptions import ProducersError
+    from reference.exceptions import ReferenceDataError
 
-    return (CliError, KafkaLocalError, ProducersError, FileNotFoundError)
+    return (CliError, KafkaLocalError, ProducersError, ReferenceDataError, FileNotFoundError)

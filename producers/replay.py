@@ -26,7 +26,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -275,8 +275,12 @@ async def replay(
     linger_ms: int = LINGER_MS,
     batch_bytes: int = BATCH_BYTES,
     compression: str | None = None,
+    transform: Callable[[bytes], bytes] | None = None,
 ) -> ReplaySummary:
     """Send every non-blank line of the logs to Kafka; return once all are acknowledged.
+
+    `transform` rewrites each line before it is routed (e.g. `--legacy-codes`); without it the
+    lines go byte for byte.
 
     `paths` are read in order, each line in file order. `speed` paces by event time (see
     `Pacer`); None sends as fast as the broker takes them. `progress` shows a bar when `console`
@@ -308,7 +312,7 @@ async def replay(
         pacer = Pacer(speed) if speed is not None else None
         with _Meter(progress, console, reader) as meter:
             for line in reader:
-                raw = line.raw
+                raw = line.raw if transform is None else transform(line.raw)
                 if len(raw) > MAX_MESSAGE_BYTES:
                     raise DeliveryError(
                         f"{line.path}, line {line.lineno}: {len(raw):,} bytes, more than one "

@@ -6,21 +6,29 @@ Built by a factory (no module-level app) so tests and the CLI create it with the
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import faust
 from prometheus_client import generate_latest
 
+from reference import load_reference
 from schemas.topics import DEADLETTER_TOPIC, KIND_BY_TOPIC
 from streams.config import Settings
 from streams.core.aggregator import Aggregator
 from streams.ingest import Ingest
 from streams.internal_topics import STATE_TABLE, batch_topic_name, ensure_internal_topics
-from streams.metrics import build_registry
+from streams.metrics import KpiCollector, build_registry
 from streams.pipeline import Pipeline
 
+VN_TZ = timezone(timedelta(hours=7))
 # Prometheus text format 0.0.4; aiohttp refuses a charset inside content_type (UTF-8 is implied).
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+def baseline_end(as_of: date) -> float:
+    """End of the reference data's as-of day, Vietnam time: later activations add to coverage."""
+    return datetime.combine(as_of + timedelta(days=1), time(), tzinfo=VN_TZ).timestamp()
 
 
 def broker_credentials(settings: Settings) -> Any:
@@ -70,7 +78,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     deadletter = app.topic(
         DEADLETTER_TOPIC, value_type=bytes, value_serializer="raw", partitions=1, internal=False
     )
-    aggregator = Aggregator(dict(KIND_BY_TOPIC))
+    reference = load_reference(settings.reference_file, use_env=False)
+    aggregator = Aggregator(dict(KIND_BY_TOPIC), baseline_ts=baseline_end(reference.as_of))
     ingest_holder: list[Ingest] = []
 
     def lag() -> dict[tuple[str, int], int]:
@@ -80,6 +89,11 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         return {tp: max(0, hw - applied.get(tp, -1) - 1) for tp, hw in highwaters.items()}
 
     registry, pipeline_metrics = build_registry(aggregator, lag)
+    registry.register(
+        KpiCollector(
+            aggregator, reference.provinces, reference.communes, refresh_s=settings.kpi_refresh_s
+        )
+    )
     pipeline = Pipeline(aggregator, table, deadletter, pipeline_metrics)
     ingest = Ingest(settings, pipeline_metrics)
     ingest_holder.append(ingest)

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         32, ge=1, description="packed batches applied together before state is written"
     )
     group_within: float = Field(0.5, gt=0, description="seconds to wait to fill a group")
+    reference_file: Path | None = Field(
+        None, description="operator's reference data (denominators, targets) over the defaults"
+    )
+    kpi_refresh_s: float = Field(15.0, gt=0, description="seconds a KPI snapshot is reused")
     data_dir: Path = Field(Path("var/worker"), description="worker's local data (Faust datadir)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

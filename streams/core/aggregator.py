@@ -114,7 +114,15 @@ def _bump(entry: Entry, offset: int, label: str | None) -> bool:
 class Aggregator:
     """State of every topic-partition this worker owns, and the batch logic that updates it."""
 
-    def __init__(self, kind_by_topic: dict[str, str], retention: Retention | None = None) -> None:
+    def __init__(
+        self,
+        kind_by_topic: dict[str, str],
+        retention: Retention | None = None,
+        baseline_ts: float = 0.0,
+    ) -> None:
+        # Activations before the reference data's as-of time are already in its baseline: they
+        # are classed "<level>.pre" so that coverage does not add them a second time.
+        self._baseline_ts = baseline_ts
         self._kind_by_topic = kind_by_topic
         self.retention = retention or Retention()
         self._parts: dict[tuple[str, int], PartitionState] = {}
@@ -230,7 +238,10 @@ class Aggregator:
                 self._expiry[day_start(ts)].append(event_id)
 
             province, ward = ev.province, ev.ward
-            label = f"{ward}/{classify(ev.attrs)}"  # commune and class, e.g. "14797/l2"
+            cls = classify(ev.attrs)
+            if ts < self._baseline_ts and "level" in ev.attrs:
+                cls += ".pre"
+            label = f"{ward}/{cls}"  # commune and class, e.g. "14797/l2"
             total = totals.get(province)
             if total is None:
                 total = totals[province] = Entry()

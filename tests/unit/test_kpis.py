@@ -139,3 +139,19 @@ def test_collector_exports_kpis_and_flags_over_100_and_caches() -> None:
     assert value("civicpulse_kpi_ratio", **cov) == pytest.approx(4_001 / 80_000)  # cached
     clock[0] = 16.0
     assert value("civicpulse_kpi_ratio", **cov) == pytest.approx(4_002 / 80_000)
+
+
+def test_activations_before_the_baseline_date_are_not_added_twice() -> None:
+    as_of_end = datetime.fromisoformat("2025-03-14T00:00:00+07:00").timestamp()
+    agg = Aggregator(dict(KIND_BY_TOPIC), baseline_ts=as_of_end)
+    apply(
+        agg,
+        "identity.activation",
+        [
+            event_bytes(level=2, occurred_at="2025-03-13T10:00:00+07:00"),  # in the baseline
+            event_bytes(level=2, occurred_at="2025-03-14T10:00:00+07:00"),
+        ],
+    )
+    snap = kpis.compute(agg, PROVINCES, COMMUNES)
+    assert snap.province[(kpis.EID_L2_COVERAGE, THANH_HOA)] == pytest.approx(4_001 / 80_000)
+    assert agg.events_by_province() == {("identity.activation", THANH_HOA): 2}
