@@ -126,26 +126,38 @@ def replay(
 
 @app.command()
 def produce(
-    rate: Annotated[float, typer.Option(min=0.1, help="events per second (wall clock)")] = 200.0,
-    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    speed: Annotated[
+        float,
+        typer.Option(min=1, help="1: live from now on; X > 1: the last --days, X times faster"),
+    ] = 1.0,
+    days: Annotated[int, typer.Option(min=1, help="days to stream (live) or to catch up")] = 7,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same events)")] = 1,
+    scale: Annotated[float, typer.Option(help="volume multiplier of the calibrated feeds")] = 1.0,
+    scenario: Annotated[
+        Path | None, typer.Option(help="scenario YAML injecting stalls and outages")
+    ] = None,
     bootstrap: Annotated[
         str | None, typer.Option(help="Kafka bootstrap (default CIVICPULSE_KAFKA_BOOTSTRAP)")
     ] = None,
 ) -> None:
-    """Stream synthetic events happening now into Kafka until Ctrl-C."""
-    from producers.live import produce_live
+    """Stream calibrated simulated events into Kafka, live or accelerated, until Ctrl-C."""
+    from producers.live import produce as run_produce
+    from producers.simulator import load_scenario
 
     settings = _settings()
     summary = asyncio.run(
-        produce_live(
+        run_produce(
             bootstrap or settings.kafka_bootstrap,
-            rate,
-            seed,
-            asyncio.Event(),
+            seed=seed,
+            speed=speed,
+            days=days,
+            scale=scale,
+            scenario=load_scenario(scenario) if scenario else None,
             client_kwargs=settings.aiokafka_kwargs() if bootstrap is None else None,
+            progress=sys.stderr.isatty(),
         )
     )
-    typer.echo(f"sent {summary.sent:,} events in {summary.elapsed_s:.1f}s")
+    typer.echo(summary.render())
 
 
 def _register_areas() -> None:

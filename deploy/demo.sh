@@ -22,7 +22,8 @@ start() { # name, command...
 }
 
 start worker "$BIN/civicpulse" worker
-start producer "$BIN/civicpulse" produce --rate "${DEMO_RATE:-200}"
+# The last day of calibrated events at 60x (an hour a minute), then live.
+start producer bash -c "'$BIN/civicpulse' produce --speed ${DEMO_SPEED:-60} --days 1 && exec '$BIN/civicpulse' produce --speed 1"
 
 port=${CIVICPULSE_WEB_PORT:-6066}
 for _ in $(seq 1 60); do

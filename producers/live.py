@@ -1,115 +1,102 @@
-"""The live synthetic feed of `make demo`: events happening now, at a steady rate.
+"""`civicpulse produce`: the calibrated simulator streamed into Kafka, live or accelerated.
 
-Lines come from `SyntheticFeed` with `occurred_at` = the wall clock (Vietnam time), are routed and
-keyed like a replay (`producers.routing`) and sent with the replay's idempotent producer. The
-feed runs until `stop_event` is set; by default SIGINT and SIGTERM set it, so that Ctrl-C ends
-the feed cleanly: what was sent is flushed and acknowledged before `produce_live` returns.
+- `speed == 1`: real time from now on; events happen as the simulated day unfolds.
+- `speed > 1`: the last `days` before now, `speed` times faster, ending when event time reaches
+  the moment the command started (so no event is ever in the future for the worker).
+
+Ctrl-C (SIGINT) or SIGTERM stops the feed cleanly: what was sent is acknowledged first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import time
-from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Final
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from producers.client import CONNECT_TIMEOUT_S, start_producer, stop_quietly
-from producers.exceptions import DeliveryError
-from producers.routing import route
-from producers.synthetic import GroundTruth, SyntheticConfig, SyntheticFeed
+from rich.console import Console
 
-TICK_S: Final = 0.05  # how often the feed catches up with its rate
-_STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+from producers.client import CONNECT_TIMEOUT_S
+from producers.logs import LogLine
+from producers.replay import ReplaySummary, event_time, send_lines
+from producers.simulator import SimulationConfig, Simulator
+from producers.simulator.scenario import Scenario
+from reference import load_reference
+from schemas.events import KINDS
 
-
-@dataclass(frozen=True)
-class LiveSummary:
-    sent_by_topic: Mapping[str, int]
-    elapsed_s: float
-    truth: GroundTruth
-
-    @property
-    def sent(self) -> int:
-        return sum(self.sent_by_topic.values())
+VN_TZ = timezone(timedelta(hours=7))  # Vietnam: no daylight saving
 
 
-def due_count(rate_per_s: float, elapsed_s: float) -> int:
-    """How many events a feed of `rate_per_s` should have sent after `elapsed_s` seconds."""
-    return int(rate_per_s * max(0.0, elapsed_s))
+class SimulatedSource:
+    """Simulator lines whose event time falls in [since, until), in order, as `LogLine`s."""
 
+    def __init__(self, simulator: Simulator, since: float, until: float | None) -> None:
+        self._sim = simulator
+        self._since = since
+        self._until = until
+        self.bytes_read = 0
+        self.total_bytes = 0  # unknown: the progress bar shows counts and rate only
 
-@contextlib.contextmanager
-def _stop_on_signals(stop_event: asyncio.Event, enabled: bool) -> Iterator[None]:
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    if enabled:
-        for sig in _STOP_SIGNALS:
-            try:
-                loop.add_signal_handler(sig, stop_event.set)
-            except (ValueError, RuntimeError):  # not the main thread, or no signals here
+    def __iter__(self) -> Iterator[LogLine]:
+        n = 0
+        for raw in self._sim.lines():
+            t = event_time(raw)
+            if t is not None and t < self._since:
                 continue
-            installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+            if t is not None and self._until is not None and t >= self._until:
+                return
+            n += 1
+            self.bytes_read += len(raw)
+            yield LogLine("simulation", n, raw)
 
 
-async def produce_live(
+def live_window(now: float, speed: float, days: int) -> tuple[datetime, int, float, float | None]:
+    """(first simulated day, days to simulate, first event time, end event time or None)."""
+    today = datetime.fromtimestamp(now, VN_TZ).date()
+    if speed == 1:
+        return datetime.combine(today, datetime.min.time(), VN_TZ), days, now, None
+    since = now - days * 86400
+    first = datetime.fromtimestamp(since, VN_TZ).date()
+    return datetime.combine(first, datetime.min.time(), VN_TZ), days + 1, since, now
+
+
+async def produce(
     bootstrap: str,
-    rate_per_s: float,
-    seed: int,
-    stop_event: asyncio.Event,
     *,
-    config: SyntheticConfig | None = None,
+    seed: int,
+    speed: float = 1.0,
+    days: int = 7,
+    scale: float = 1.0,
+    scenario: Scenario | None = None,
     client_kwargs: Mapping[str, Any] | None = None,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    progress: bool = True,
+    console: Console | None = None,
+    stop: asyncio.Event | None = None,
     handle_signals: bool = True,
-) -> LiveSummary:
-    """Send synthetic events happening now, about `rate_per_s` a second, until `stop_event`.
-
-    `config` sets the mix and the fault rates (its seed is replaced by `seed`). Raises
-    `BrokerUnavailableError` when the broker cannot be reached, `DeliveryError` when a message
-    is not acknowledged.
-    """
-    if not rate_per_s > 0:
-        raise ValueError(f"rate_per_s must be greater than 0, got {rate_per_s}")
-    feed = SyntheticFeed(replace(config or SyntheticConfig(), seed=seed))
-    kwargs = {"bootstrap_servers": bootstrap, **(client_kwargs or {})}
-    producer = await start_producer(kwargs, connect_timeout_s=connect_timeout_s, linger_ms=20)
-    sent: dict[str, int] = {}
-    emitted = 0
-    pending: deque[asyncio.Future[Any]] = deque()
-    started = time.monotonic()
-    with _stop_on_signals(stop_event, handle_signals):
-        try:
-            while not stop_event.is_set():
-                now = time.time()
-                due = due_count(rate_per_s, time.monotonic() - started)
-                while emitted < due:
-                    raw = feed.random_line_at(now)
-                    emitted += 1
-                    topic, key, _known = route(raw)
-                    pending.append(await producer.send(topic, raw, key=key))
-                    sent[topic] = sent.get(topic, 0) + 1
-                while pending and pending[0].done():
-                    _raise_if_failed(pending.popleft())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop_event.wait(), TICK_S)
-            await producer.flush()
-            while pending:
-                _raise_if_failed(pending.popleft())
-        finally:
-            await stop_quietly(producer, connect_timeout_s)
-    return LiveSummary(sent_by_topic=sent, elapsed_s=time.monotonic() - started, truth=feed.truth)
-
-
-def _raise_if_failed(fut: asyncio.Future[Any]) -> None:
-    exc = fut.exception()
-    if exc is not None:
-        raise DeliveryError(f"the broker did not acknowledge a live event: {exc}") from exc
+) -> ReplaySummary:
+    """Stream simulated events until the window ends or `stop` is set (Ctrl-C sets it)."""
+    if speed < 1:
+        raise ValueError(f"speed must be at least 1 (live or faster), got {speed}")
+    stop = stop or asyncio.Event()
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    start, n_days, since, until = live_window(time.time(), speed, days)
+    config = SimulationConfig(
+        start=start.date(), days=n_days, seed=seed, scale=scale, scenario=scenario, kinds=KINDS
+    )
+    source = SimulatedSource(Simulator(config, load_reference()), since, until)
+    return await send_lines(
+        source,
+        bootstrap=bootstrap,
+        speed=speed,
+        progress=progress,
+        console=console,
+        client_kwargs=client_kwargs,
+        connect_timeout_s=connect_timeout_s,
+        stop=stop,
+    )

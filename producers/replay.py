@@ -23,12 +23,14 @@ and a log from last year would otherwise be deleted as soon as it is written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -41,7 +43,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from producers.client import CONNECT_TIMEOUT_S, start_producer, stop_quietly
 from producers.exceptions import BrokerUnavailableError, DeliveryError
-from producers.logs import EventLogReader, StrPath, check_readable
+from producers.logs import EventLogReader, LogLine, StrPath, check_readable
 from producers.routing import partition_for_key, route
 from schemas.events import occurred_at_epoch
 from schemas.topics import EVENT_TOPICS
@@ -223,18 +225,29 @@ async def _partition_counts(
     return counts
 
 
+class LineSource(Protocol):
+    """Where lines come from: event logs (`EventLogReader`) or a live simulation."""
+
+    @property
+    def bytes_read(self) -> int: ...
+    @property
+    def total_bytes(self) -> int: ...  # 0: unknown (the bar shows no percentage)
+    def __iter__(self) -> Iterator[LogLine]: ...
+
+
 class _Meter:
     """The progress bar, on a terminal only, refreshed at most every `_REFRESH_S`."""
 
-    def __init__(self, enabled: bool, console: Console | None, reader: EventLogReader) -> None:
+    def __init__(self, enabled: bool, console: Console | None, reader: LineSource) -> None:
         console = console or Console(stderr=True)
+        label = "replay" if isinstance(reader, EventLogReader) else "produce"
         self._reader = reader
         self._bar: Progress | None = None
         self._task: TaskID | None = None
         self._started = self._shown = time.monotonic()
         if enabled and console.is_terminal:
             self._bar = Progress(
-                TextColumn("[bold]replay[/]"),
+                TextColumn(f"[bold]{label}[/]"),
                 BarColumn(),
                 TextColumn("{task.percentage:>3.0f}%"),
                 TextColumn("{task.fields[lines]:>12,} lines  {task.fields[rate]:>9,.0f} msg/s"),
@@ -291,10 +304,44 @@ async def replay(
     (no broker within `connect_timeout_s`, or a topic is missing) or `DeliveryError` (a message
     was not acknowledged, or is too large to be one Kafka message).
     """
+    names = check_readable(paths)  # before connecting: a typo fails in a blink
+    summary = await send_lines(
+        EventLogReader(names),
+        bootstrap=bootstrap,
+        speed=speed,
+        progress=progress,
+        console=console,
+        client_kwargs=client_kwargs,
+        connect_timeout_s=connect_timeout_s,
+        linger_ms=linger_ms,
+        batch_bytes=batch_bytes,
+        compression=compression,
+        transform=transform,
+    )
+    return dataclasses.replace(summary, paths=tuple(names))
+
+
+async def send_lines(
+    reader: LineSource,
+    *,
+    bootstrap: str,
+    speed: float | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+    client_kwargs: Mapping[str, Any] | None = None,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    linger_ms: int = LINGER_MS,
+    batch_bytes: int = BATCH_BYTES,
+    compression: str | None = None,
+    transform: Callable[[bytes], bytes] | None = None,
+    stop: asyncio.Event | None = None,
+) -> ReplaySummary:
+    """The send loop of `replay` and `produce`: route, batch, pace and acknowledge every line.
+
+    `stop`, when set (e.g. by Ctrl-C), ends the loop cleanly: what was sent is acknowledged.
+    """
     if speed is not None and not speed > 0:
         raise ValueError(f"speed must be greater than 0, got {speed}")
-    names = check_readable(paths)  # before connecting: a typo fails in a blink
-    reader = EventLogReader(names)
     kwargs = {"bootstrap_servers": bootstrap, **(client_kwargs or {})}
     started = time.monotonic()
     producer = await start_producer(
@@ -312,6 +359,8 @@ async def replay(
         pacer = Pacer(speed) if speed is not None else None
         with _Meter(progress, console, reader) as meter:
             for line in reader:
+                if stop is not None and stop.is_set():
+                    break
                 raw = line.raw if transform is None else transform(line.raw)
                 if len(raw) > MAX_MESSAGE_BYTES:
                     raise DeliveryError(
@@ -324,7 +373,7 @@ async def replay(
                     if pacer.delay(when, time.monotonic()) > _MIN_SLEEP_S:
                         await sender.submit_open()  # what is due must not wait for a full batch
                         meter.show(count)
-                        await asyncio.sleep(pacer.delay(when, time.monotonic()))
+                        await _sleep_or_stop(pacer.delay(when, time.monotonic()), stop)
                 if sender.append(topic, key, raw):
                     await sender.submit_full()
                 sent[topic] += 1
@@ -355,5 +404,12 @@ async def replay(
         unreadable_kind=unreadable,
         unkeyed=unkeyed,
         elapsed_s=elapsed,
-        paths=tuple(names),
     )
+
+
+async def _sleep_or_stop(seconds: float, stop: asyncio.Event | None) -> None:
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -1,73 +1,59 @@
-"""The live synthetic feed of `make demo` against the real broker."""
+"""`civicpulse produce`: calibrated simulated events into the real broker, accelerated or live."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import pytest
-
-from producers.live import LiveSummary, produce_live
 from schemas.events import occurred_at_epoch
-from schemas.topics import EVENT_TOPICS, TOPIC_BY_KIND
-from schemas.validate import Rejection, event_key, parse_event
+from schemas.topics import EVENT_TOPICS
+from schemas.validate import Rejection, parse_event
 from tests.integration.test_replay_broker import kcat_read
 
-pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
+def produce_cmd(bootstrap: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "civicpulse", "produce", "--bootstrap", bootstrap, *args]
 
 
-def test_the_live_feed_sends_valid_events_of_now_at_its_rate(fresh_kafka: str) -> None:
-    async def run_for(seconds: float) -> LiveSummary:
-        stop = asyncio.Event()
-        asyncio.get_running_loop().call_later(seconds, stop.set)
-        return await produce_live(fresh_kafka, 400.0, 5, stop, handle_signals=False)
+def all_values(bootstrap: str) -> list[bytes]:
+    return [value for topic in EVENT_TOPICS for _, _, value in kcat_read(bootstrap, topic) if value]
 
+
+def test_accelerated_catch_up_sends_the_last_day_and_nothing_in_the_future(
+    fresh_kafka: str,
+) -> None:
     started = time.time()
-    summary = asyncio.run(run_for(2.0))
-    finished = time.time()
-
-    assert 600 <= summary.sent <= 1000  # ~400 a second for 2 s (connection time aside)
-    records = [(topic, r) for topic in EVENT_TOPICS for r in kcat_read(fresh_kafka, topic)]
-    assert len(records) == summary.sent
-    for topic, (_partition, key, value) in records:
-        event = parse_event(value, now=finished)
-        assert not isinstance(event, Rejection), event
-        assert TOPIC_BY_KIND[event.kind] == topic
-        assert key == event_key(value)
-        when = occurred_at_epoch(event.occurred_at)
-        assert when is not None
-        assert started - 1 <= when <= finished + 1
-        assert event.occurred_at.endswith("+07:00")
+    done = subprocess.run(
+        produce_cmd(fresh_kafka, "--speed", "86400", "--days", "1", "--scale", "0.05"),
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    values = all_values(fresh_kafka)
+    assert len(values) > 1000
+    events = [parse_event(v, now=time.time()) for v in values]
+    assert not [e for e in events if isinstance(e, Rejection)]
+    times = [occurred_at_epoch(e.occurred_at) for e in events if not isinstance(e, Rejection)]
+    assert min(t or 0 for t in times) >= started - 86400 - 1
+    assert max(t or 0 for t in times) <= started
+    assert f"{len(values):,}" in done.stdout.decode()  # the summary counts what was acknowledged
 
 
 def test_ctrl_c_stops_the_live_feed_cleanly(fresh_kafka: str) -> None:
-    script = (
-        "import asyncio, sys\n"
-        "from producers.live import LiveSummary, produce_live\n"
-        "s = asyncio.run(produce_live(sys.argv[1], 200.0, 1, asyncio.Event()))\n"
-        "print('sent', s.sent)\n"
-    )
     proc = subprocess.Popen(
-        [sys.executable, "-c", script, fresh_kafka],
-        cwd=ROOT,
+        produce_cmd(fresh_kafka, "--speed", "1", "--scale", "20"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    time.sleep(3.0)
+    time.sleep(12)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
-
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err
-    sent = int(out.split()[-1])
-    assert sent > 0
-    assert sum(len(kcat_read(fresh_kafka, topic)) for topic in EVENT_TOPICS) == sent
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+    values = all_values(fresh_kafka)
+    assert values, "the live feed sent nothing in 12 s"
+    assert f"{len(values):,}" in out.decode()
+    now = time.time()
+    assert all(not isinstance(parse_event(v, now=now), Rejection) for v in values)
