@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
 import pytest
 
-from producers.synthetic import SyntheticConfig, write_log
+from producers.simulator import SimulationConfig, simulate
 from reference import load_reference
 from tests.integration.worker_harness import Worker, accounted, do_replay, wait_until
 
@@ -59,8 +59,10 @@ def test_kpi_metrics_match_an_independent_count(
     worker: Worker, fresh_kafka: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "kpi.jsonl"
-    cfg = SyntheticConfig(seed=5, events_per_second=2.0, duplicate_rate=0.03)
-    truth = write_log(log, cfg, n=30_000)  # ~4 days of event time at 2 events/s
+    # The calibrated simulator, across the July 2025 reference date: activations before it are
+    # already in the baseline and must not be added to coverage again.
+    cfg = SimulationConfig(start=date(2025, 6, 29), days=4, seed=5, scale=0.05, duplicate_rate=0.03)
+    truth = simulate(cfg, log).counts
     worker.env["CIVICPULSE_KPI_REFRESH_S"] = "0.5"
     worker.start()
     do_replay(fresh_kafka, log)
