@@ -212,7 +212,7 @@ def _safe_rejection(raw: object, reason: Reason, detail: str) -> Rejection:
     try:
         if isinstance(raw, bytes | str) and find_raw_id(raw):
             return Rejection(Reason.PERSONAL_DATA, f"{detail}; payload holds a 12-digit run")
-    except Exception:  # pragma: no cover - belt and braces for the never-raise promise
+    except Exception:  # belt and braces for the never-raise promise
         return Rejection(Reason.PERSONAL_DATA, f"{detail}; payload could not be checked")
     return Rejection(reason, detail)
 
@@ -313,7 +313,7 @@ def _parse_exact(raw: bytes, now: float | None, expected_kind: str | None) -> Ev
         )
     except RecursionError:  # orjson allows deeper nesting than the stdlib
         return _unreadable(raw, Reason.NOT_JSON, "not JSON: nesting too deep")
-    except ValueError:  # pragma: no cover - orjson accepted it, so not expected
+    except ValueError:  # orjson accepted it, so not expected
         return _unreadable(raw, Reason.NOT_JSON, "not JSON for the exact parser")
     if not hook.repeated:
         return _check(obj, now, expected_kind)
@@ -338,7 +338,7 @@ def _first_repeat(pairs: list[tuple[str, Any]]) -> str:
         if key in seen:
             return key
         seen.add(key)
-    return ""  # pragma: no cover - only called on objects with a repeat
+    return ""  # only called on objects with a repeat
 
 
 # --- personal data ------------------------------------------------------------------------------

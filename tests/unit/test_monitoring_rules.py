@@ -157,13 +157,19 @@ def test_alert_expressions_read_only_metrics_or_up() -> None:
 @pytest.mark.parametrize(
     ("expr", "names"),
     [
-        ('sum by (kind) (rate(civicpulse_events_total{kind=~"a|b"}[5m]))', {"civicpulse_events_total"}),  # noqa: E501
+        (
+            'sum by (kind) (rate(civicpulse_events_total{kind=~"a|b"}[5m]))',
+            {"civicpulse_events_total"},
+        ),
         ("up == 0 and on (instance) x:y:z offset 5m", {"up", "x:y:z"}),
         ("histogram_quantile(0.99, sum by (le) (rate(m_bucket[$__rate_interval])))", {"m_bucket"}),
         ("deriv(sum(lag)[10m:1m]) > 0", {"lag"}),
         ("a * on (province) group_left (province_name) b", {"a", "b"}),
         ('label_replace(a, "dst", "x", "", "")', {"a"}),
-        ('label_values(civicpulse_ward_info{province="$province"}, ward)', {"civicpulse_ward_info"}),  # noqa: E501
+        (
+            'label_values(civicpulse_ward_info{province="$province"}, ward)',
+            {"civicpulse_ward_info"},
+        ),
         ("query_result(max by (province, province_name) (info))", {"info"}),
         ("vector(time() + 25200) >= 570 and day_of_week() == 1", set()),
         ("count(x) or vector(0)", {"x"}),
