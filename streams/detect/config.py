@@ -1,0 +1,149 @@
+"""The detector's thresholds: one frozen dataclass per level, in one place.
+
+Tuned on simulated scenarios of seeds 1-4 (see docs/detection.md); every number here is in
+event time. `Rules.windows` are the lengths (hours) of the trailing windows a rate drop is tested
+on: short ones see big localities stall within hours, long ones give small ones enough expected
+events to be significant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from streams.detect.alerts import CRITICAL, WARNING
+
+RING_HOURS: Final = 72  # hourly bins kept per locality (the longest window)
+DAY_RING: Final = 35  # daily bins kept per locality (baseline and decline reference)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Thresholds of one level (province-wide or commune)."""
+
+    windows: tuple[int, ...]  # rate-drop windows, hours
+    drop_ratio: float  # a drop: observed <= drop_ratio * expected ...
+    alpha: float  # ... and P(X <= observed) <= alpha under the expectation
+    min_expected: float  # no test on a window expecting fewer events (small communes)
+    day_shape: float  # gamma shape of a locality's day-to-day noise (variance mean**2/shape)
+    hour_shape: float  # gamma shape of hour-to-hour noise (province level; inf: none)
+    decline_window: int  # gradual decline: a long window ...
+    decline_ratio: float  # ... whose ratio is at or below this ...
+    decline_alpha: float  # ... with this significance
+    share_windows: tuple[int, ...]  # cashless / online share regression windows, hours
+    share_ratio: float  # observed share <= share_ratio * expected share ...
+    share_z: float  # ... and z <= -share_z
+    share_min_trials: int  # payments needed in the window to judge a share
+    batch_window: int  # missing batch: bank-account payments in this window ...
+    batch_ratio: float  # ... at or below this fraction of the expected
+    close_window: int  # hysteresis: closes when this window's ratio ...
+    close_ratio: float  # ... is back at or above this ...
+    close_hours: int  # ... at this many consecutive evaluations
+    severity: str
+
+
+PROVINCE: Final = Rules(
+    windows=(1, 3, 6, 24, 72),
+    drop_ratio=0.4,
+    alpha=1e-7,
+    min_expected=20.0,
+    day_shape=60.0,
+    hour_shape=20.0,
+    decline_window=72,
+    decline_ratio=0.65,
+    decline_alpha=1e-7,
+    share_windows=(6, 24, 72),
+    share_ratio=0.75,
+    share_z=6.0,
+    share_min_trials=100,
+    batch_window=24,
+    batch_ratio=0.15,
+    close_window=6,
+    close_ratio=0.75,
+    close_hours=2,
+    severity=CRITICAL,
+)
+# Welfare at province level: each province's bank transfers land at its own hour, so a province
+# is compared with the nation over whole local days only, judged when a day closes.
+PROVINCE_DAILY: Final = Rules(
+    windows=(24, 72),
+    drop_ratio=0.4,
+    alpha=1e-7,
+    min_expected=20.0,
+    day_shape=60.0,
+    hour_shape=float("inf"),
+    decline_window=72,
+    decline_ratio=0.65,
+    decline_alpha=1e-7,
+    share_windows=(24, 72),
+    share_ratio=0.75,
+    share_z=6.0,
+    share_min_trials=100,
+    batch_window=24,
+    batch_ratio=0.15,
+    close_window=24,
+    close_ratio=0.75,
+    close_hours=1,
+    severity=CRITICAL,
+)
+COMMUNE: Final = Rules(
+    windows=(6, 24, 48, 72),
+    drop_ratio=0.35,
+    alpha=1e-6,
+    min_expected=8.0,
+    day_shape=6.0,
+    hour_shape=float("inf"),
+    decline_window=72,
+    decline_ratio=0.55,
+    decline_alpha=1e-7,
+    share_windows=(24, 72),
+    share_ratio=0.7,
+    share_z=5.0,
+    share_min_trials=40,
+    batch_window=24,
+    batch_ratio=0.15,
+    close_window=24,
+    close_ratio=0.7,
+    close_hours=3,
+    severity=WARNING,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutageRules:
+    """A feed (kind, source) silent everywhere: how much silence is an outage."""
+
+    min_silence: float = 600.0  # seconds without an event before anything is judged
+    min_expected: float = 30.0  # events the silence should have held (P(0) = e^-30)
+    profile_days: int = 4  # recent days of the same class whose hour profile is the expectation
+    level_hours: int = 6  # hours before the silence that scale the expectation to today
+    level_min_expected: float = 20.0  # expected events those hours must hold to scale it
+    check_every: float = 300.0  # seconds of event time between checks within an hour
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    province: Rules = PROVINCE
+    province_daily: Rules = PROVINCE_DAILY
+    commune: Rules = COMMUNE
+    outage: OutageRules = field(default_factory=OutageRules)
+    baseline_days: int = 28  # closed days a locality's share of its parent is learnt from
+    baseline_lag_days: int = 2  # the newest closed days are not learnt from (a stall starting)
+    baseline_min_days: int = 3  # fewer closed days learnt from: the locality is not judged yet
+    decline_lag_days: int = 7  # the share a gradual decline is measured against: a week old
+    decline_min_days: int = 7  # ... learnt over at least this many days
+    burst_cap: float = 2.5  # days above this multiple of the median share (campaigns) are left out
+    allowed_lateness: float = 900.0  # seconds an hour waits for late events before it is judged
+    same_day_outage_kinds: tuple[str, ...] = ("welfare.disbursement",)  # no day-level forecast
+    # Kinds judged with `province_daily` at province level (batches land at provincial hours).
+    daily_province_kinds: tuple[str, ...] = ("welfare.disbursement",)
+    # Kinds whose counts follow rolls, not moods: every beneficiary is paid once per round, so a
+    # locality's day is no busier or quieter than its share (no day-to-day noise beyond Poisson).
+    steady_kinds: tuple[str, ...] = ("welfare.disbursement",)
+    # ... so they are learnt from yesterday on (a round's first day teaches its second day), from
+    # a single day: a steady stall is seen the day it starts, before it could be learnt.
+    steady_lag_days: int = 0
+    steady_min_days: int = 1
+    # Kinds with campaign bursts (community teams): a parent is judged without its bursting
+    # children's excess, so their siblings do not look stalled next to them.
+    burst_kinds: tuple[str, ...] = ("identity.activation",)

@@ -1,0 +1,757 @@
+"""The stall detector: pure, in event time, fed with counted events, driven by a watermark.
+
+How it judges a locality. A commune is compared with its province, a province with the nation,
+hour by hour: its expected count over a window is its *share* of its parent's count over the same
+window, the share being learnt over the last four weeks of closed days. Weekends, public
+holidays, Tết, office hours and the monthly disbursement days move a commune and its province
+together, so the calendar cancels out; a province that stalls as a whole does not page for each
+of its communes (they keep their share of it); a feed outage empties parent and child together
+and raises no stall at all. The nation itself is watched by `outage.FeedMonitor`, against a
+seasonal expectation (hour of day by class of day, from the `holidays` package).
+
+Rules, per kind x locality, evaluated when the watermark passes the end of an hour:
+- missing batch (welfare): the bank-account payments of a round stay near zero while the peers'
+  arrive;
+- rate drop: observed <= `drop_ratio` x expected over a window, significant under a negative
+  binomial of the expected count (day-to-day noise and the share's own uncertainty included);
+  windows expecting fewer than `min_expected` events are not tested (a quiet day in a small
+  commune is noise, not a stall);
+- share regression: the cashless share (welfare, per programme) or online share (service
+  payments) falls well below the peers' while the payments keep coming;
+- gradual decline: a long window at or below `decline_ratio`.
+One alert at a time per kind x locality (the first rule that fires, in that order). It closes
+with hysteresis: its window must be back above `close_ratio` at `close_hours` consecutive
+evaluations; then no new alert looks at the hours it covered.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable
+from typing import Any, Final
+
+import orjson
+
+from streams.core.aggregator import classify
+from streams.core.packing import Accepted
+from streams.detect.alerts import (
+    CASHLESS_SHARE,
+    GRADUAL_DECLINE,
+    MISSING_BATCH,
+    ONLINE_SHARE,
+    RATE_DROP,
+    Alert,
+)
+from streams.detect.cells import HOURS_PER_DAY, Cell
+from streams.detect.config import DAY_RING, RING_HOURS, DetectorConfig, Rules
+from streams.detect.exceptions import StateError
+from streams.detect.outage import FeedMonitor
+from streams.detect.stats import nb_cdf
+
+HOUR: Final = 3600
+STATE_VERSION: Final = 1
+_VN_HOURS: Final = 7
+
+# kind -> the classes (`aggregator.classify`) of its components; unknown classes go to the first.
+COMPONENTS: Final[dict[str, tuple[str, ...]]] = {
+    "identity.activation": ("l1",),
+    "payment.qr": ("",),
+    "welfare.disbursement": (
+        "pension.bank_account",
+        "pension.cash",
+        "social_allowance.bank_account",
+        "social_allowance.cash",
+    ),
+    "service.payment": ("online", "counter"),
+}
+# kind -> (numerator component, other component, signal) of each share watched
+SHARES: Final[dict[str, tuple[tuple[int, int, str], ...]]] = {
+    "welfare.disbursement": ((0, 1, CASHLESS_SHARE), (2, 3, CASHLESS_SHARE)),
+    "service.payment": ((0, 1, ONLINE_SHARE),),
+}
+# kind -> components paid in batches (bank transfers of a disbursement round)
+BATCHES: Final[dict[str, tuple[int, ...]]] = {"welfare.disbursement": (0, 2)}
+
+# A locality's bank share can be a quarter of its peers' (rural communes, few accounts): the
+# expected bank transfers of a first round, from today's cash payments, are scaled down by that.
+FIRST_BATCH_PRIOR: Final = 0.25
+
+_INDEX: Final = {kind: {c: i for i, c in enumerate(cs)} for kind, cs in COMPONENTS.items()}
+# Extra wiggle room of the ring beyond the longest window: events this many hours ahead of the
+# last judged hour are held without overwriting a window still to be judged.
+_LEAD: Final = 12
+
+
+class Detector:
+    """Stall and outage detection over counted events. See the module docstring.
+
+    Use: `observe` (or `observe_accepted`) each counted event, in arrival order; `advance` with
+    the event-time watermark, which returns the alerts raised; `open_stalls` / `open_alerts`
+    for gauges; `to_bytes` / `from_bytes` to persist.
+    """
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        cfg = self.config
+        self._ring = max(max(r.windows) for r in (cfg.province, cfg.commune)) + _LEAD + 1
+        self._ring = max(self._ring, RING_HOURS + _LEAD + 1)
+        self._nation: dict[str, Cell] = {}
+        self._provinces: dict[str, dict[str, Cell]] = {k: {} for k in COMPONENTS}
+        self._communes: dict[str, dict[str, list[Cell]]] = {k: {} for k in COMPONENTS}
+        self._cells: dict[str, dict[str, Cell]] = {k: {} for k in COMPONENTS}  # code -> cell
+        self._feeds: dict[tuple[str, str], FeedMonitor] = {}
+        self.first_hour = -1  # first hour with data: windows never reach before it
+        self.judged = -1  # newest hour evaluated
+        self.watermark = 0.0
+        self.too_late = 0  # events older than the hourly ring when they arrived
+        self._pending: dict[str, dict[tuple[str, str, int, int, str], int]] = {}
+        self._newest: dict[tuple[str, str], float] = {}
+        self._raised: list[Alert] = []  # raised while time moved on by itself
+
+    # ---- input -------------------------------------------------------------------------------
+
+    def observe(
+        self, kind: str, province: str, ward: str, ts: float, cls: str, source: str
+    ) -> None:
+        """Count one distinct accepted event (`cls` from `aggregator.classify`)."""
+        self.observe_many(kind, ((province, ward, ts, cls, source),))
+
+    def observe_accepted(self, kind: str, events: Iterable[Accepted]) -> None:
+        """Count `BatchResult.counted` of a batch of `kind` (the aggregator's output)."""
+        self.observe_many(
+            kind, ((e.province, e.ward, e.ts, classify(e.attrs), e.source) for e in events)
+        )
+
+    def observe_many(self, kind: str, rows: Iterable[tuple[str, str, float, str, str]]) -> None:
+        """Count events of one kind: (province, ward or "", ts, class, source) each.
+
+        Events are binned here and applied to the series when time next moves (`advance`), so
+        the per-event work is one dictionary update."""
+        index = _INDEX.get(kind)
+        if index is None:
+            return
+        pending = self._pending.setdefault(kind, {})
+        newest = self._newest
+        get = pending.get
+        for province, ward, ts, cls, source in rows:
+            key = (province, ward, int(ts // HOUR), index.get(cls, 0), source)
+            pending[key] = get(key, 0) + 1
+            if ts > newest.get((kind, source), 0.0):
+                newest[(kind, source)] = ts
+
+    def _flush(self) -> None:
+        """Apply the binned events to the series (oldest hours first)."""
+        pending = {kind: bins for kind, bins in self._pending.items() if bins}
+        if not pending:
+            return
+        self._pending = {}
+        newest, self._newest = self._newest, {}
+        if self.first_hour < 0:
+            first = min(key[2] for bins in pending.values() for key in bins)
+            self.first_hour, self.judged = first, first - 1
+        top = max(key[2] for bins in pending.values() for key in bins)
+        if top > self.judged + _LEAD:
+            # A watermark that stays far behind the events cannot let the ring overwrite hours
+            # not judged yet: time moves on by itself, `_LEAD` hours behind the newest event.
+            early = {k: {key: n for key, n in b.items() if key[2] <= top - _LEAD}
+                     for k, b in pending.items()}  # fmt: skip
+            late = {k: {key: n for key, n in b.items() if key[2] > top - _LEAD}
+                    for k, b in pending.items()}  # fmt: skip
+            # the feeds' newest events among the early bins: at most the end of their last hour
+            upto: dict[tuple[str, str], int] = {}
+            for k, b in early.items():
+                for key in b:
+                    fk = (k, key[4])
+                    upto[fk] = max(upto.get(fk, key[2]), key[2])
+            self._apply(early, {fk: min(newest.get(fk, 0.0), (h + 1) * HOUR - 1.0)
+                                for fk, h in upto.items()})  # fmt: skip
+            self._raised += self._advance_hours((top - _LEAD + 1) * HOUR)
+            self._apply(late, newest)
+        else:
+            self._apply(pending, newest)
+
+    def _apply(
+        self,
+        pending: dict[str, dict[tuple[str, str, int, int, str], int]],
+        newest: dict[tuple[str, str], float],
+    ) -> None:
+        first_hour = self.first_hour
+        ring = self._ring
+        for kind, bins in pending.items():
+            nation = self._nation.get(kind)
+            if nation is None:
+                nation = self._nation[kind] = self._new_cell(kind, "", "", None)
+            nc = nation.ncomp
+            cells = self._cells[kind]
+            feeds = self._feeds
+            for (province, ward, hour, comp, source), n in bins.items():
+                if hour < first_hour or not nation.add(hour, comp, n):
+                    self.too_late += n
+                    continue
+                slot = (hour % ring) * nc + comp
+                prov = cells.get(province)
+                if prov is None:
+                    prov = self._new_cell(kind, province, "", nation)
+                if hour == prov.upto:
+                    prov.hr[slot] += n
+                else:
+                    prov.add(hour, comp, n)
+                if ward:
+                    com = cells.get(ward)
+                    if com is None:
+                        com = self._new_cell(kind, province, ward, prov)
+                    if hour == com.upto:
+                        com.hr[slot] += n
+                    else:
+                        com.add(hour, comp, n)
+                feed = feeds.get((kind, source))
+                if feed is None:
+                    same_day = kind in self.config.same_day_outage_kinds
+                    feed = feeds[(kind, source)] = FeedMonitor(kind, source, same_day)
+                feed.add(hour, n, newest.get((kind, source), 0.0))
+
+    def _new_cell(self, kind: str, province: str, ward: str, parent: Cell | None) -> Cell:
+        cell = Cell(province, ward, len(COMPONENTS[kind]), self._ring, DAY_RING, parent)
+        cell.steady = kind in self.config.steady_kinds
+        if self.judged >= 0:
+            cell.sync(self.judged)
+        if ward:
+            self._cells[kind][ward] = cell
+            self._communes[kind].setdefault(province, []).append(cell)
+        elif province:
+            self._cells[kind][province] = cell
+            self._provinces[kind][province] = cell
+        return cell
+
+    # ---- time --------------------------------------------------------------------------------
+
+    def advance(self, watermark: float) -> list[Alert]:
+        """Move event time to `watermark` (no event before it is expected any more, late ones
+        aside): judge every hour that ended, check the feeds. Returns the alerts raised."""
+        self._flush()
+        raised, self._raised = self._raised, []
+        return raised + self._advance_hours(watermark)
+
+    def _advance_hours(self, watermark: float) -> list[Alert]:
+        raised: list[Alert] = []
+        if watermark <= self.watermark or self.first_hour < 0:
+            return raised
+        self.watermark = watermark
+        rules = self.config.outage
+        last_done = int(watermark // HOUR) - 1
+        while self.judged < last_done:
+            hour = self.judged + 1
+            self._check_feeds((hour + 1) * HOUR, raised)
+            self._judge_hour(hour, raised)
+            self.judged = hour
+            if (hour + 1 + _VN_HOURS) % HOURS_PER_DAY == 0:
+                self._close_day((hour + 1 + _VN_HOURS) // HOURS_PER_DAY - 1, hour)
+        feeds = self._feeds.values()
+        if any(watermark - f.checked >= rules.check_every for f in feeds):
+            self._check_feeds(watermark, raised)
+        return raised
+
+    def _check_feeds(self, now: float, raised: list[Alert]) -> None:
+        rules = self.config.outage
+        for feed in self._feeds.values():
+            if now > feed.checked:
+                alert = feed.check(now, rules)
+                if alert is not None:
+                    raised.append(alert)
+
+    # ---- judging an hour ---------------------------------------------------------------------
+
+    def _judge_hour(self, hour: int, raised: list[Alert]) -> None:
+        cfg = self.config
+        out = {k for (k, _s), f in self._feeds.items() if f.alert is not None}
+        day_end = (hour + 1 + _VN_HOURS) % HOURS_PER_DAY == 0
+        for kind, nation in self._nation.items():
+            nation.sync(hour)
+            if kind in out:
+                continue  # the feed is out: its silence is one outage, not stalls
+            steady = kind in cfg.steady_kinds
+            prules: Rules | None = cfg.province
+            if kind in cfg.daily_province_kinds:
+                prules = cfg.province_daily if day_end else None
+            provinces = self._provinces[kind]
+            for prov in provinces.values():
+                prov.sync(hour)
+            pw = _windows(nation, hour, prules) if prules is not None else {}
+            crules = cfg.commune
+            parents: dict[str, dict[int, list[int]]] = {}
+            minus: dict[str, dict[int, float]] = {}
+            if kind in cfg.burst_kinds:
+                # Campaigns: judge everyone without the excess of the bursting communes.
+                widths = _widths(crules) | (_widths(prules) if prules is not None else set())
+                national = dict.fromkeys(widths, 0.0)
+                for code, prov in provinces.items():
+                    kids = self._communes[kind].get(code, [])
+                    for com in kids:
+                        com.sync(hour)
+                    cw = {w: prov.comps(hour, w) for w in widths}
+                    excess = _excess(cw, kids, hour, cfg.burst_cap)
+                    minus[code] = excess
+                    parents[code] = _less(cw, excess)
+                    for w in widths:
+                        national[w] += excess[w]
+                pw = _less(pw, national)
+            for code, prov in provinces.items():
+                if prules is not None:
+                    self._judge(kind, prov, pw, hour, prules, steady, raised, minus.get(code))
+                communes = self._communes[kind].get(code)
+                if communes:
+                    cw = parents.get(code) or _windows(prov, hour, crules)
+                    for com in communes:
+                        if com.s is not None or com.alert is not None:
+                            com.sync(hour)
+                            self._judge(kind, com, cw, hour, crules, steady, raised, None)
+
+    def _judge(
+        self,
+        kind: str,
+        cell: Cell,
+        par: dict[int, list[int]],
+        hour: int,
+        rules: Rules,
+        steady: bool,
+        raised: list[Alert],
+        minus: dict[int, float] | None,
+    ) -> None:
+        if cell.alert is not None:
+            self._maybe_close(kind, cell, par, hour, rules)
+            return
+        s = cell.s
+        if s is None:
+            return
+        start = max(self.first_hour, cell.quiet_from)
+        known = all(x == x for x in s)  # no NaN: every component has been learnt
+        day_shape = math.inf if steady else rules.day_shape
+        nb = cell.nbase
+        base_var = 1.0 / max(sum(nb), 1.0) + 1.0 / (day_shape * max(cell.nbdays, 1))
+        # missing batch: bank-account payments of a round that never arrive
+        for b in BATCHES.get(kind, ()):
+            w = rules.batch_window
+            if hour - w + 1 < start:
+                break
+            exp = s[b] * par[w][b]
+            if exp >= rules.min_expected:  # False for a NaN share too
+                obs = cell.comps(hour, w)[b]
+                if obs <= rules.batch_ratio * exp:
+                    bvar = 1.0 / max(nb[b], 1.0)
+                    if nb_cdf(obs, exp, _shape(w, rules, day_shape, bvar)) <= rules.alpha:
+                        raised.append(self._open(kind, cell, MISSING_BATCH, hour, w, rules, (b,)))
+                        return
+        # a round's first batch, with nothing learnt yet: the locality is paid in cash today,
+        # its peers got their bank transfers, and not one reached it
+        for num, oth, _signal in SHARES.get(kind, ()) if kind in BATCHES else ():
+            w = rules.batch_window
+            if s[num] == s[num] or hour - w + 1 < start:
+                continue
+            pw, oc = par[w], cell.comps(hour, w)
+            if oc[num] == 0 and oc[oth] > 0 and pw[oth] > 0:
+                prior = oc[oth] * pw[num] / pw[oth] * FIRST_BATCH_PRIOR
+                if prior >= rules.min_expected and math.exp(-prior) <= rules.alpha:
+                    raised.append(self._open(kind, cell, MISSING_BATCH, hour, w, rules, (num,)))
+                    return
+        # rate drop, then gradual decline on the long window
+        for w in rules.windows:
+            if hour - w + 1 < start:
+                break
+            pw = par[w]
+            if len(s) == 1:
+                exp, obs = s[0] * pw[0], cell.total(hour, w)
+            elif known:
+                exp, obs = sum(x * y for x, y in zip(s, pw, strict=True)), cell.total(hour, w)
+            else:
+                oc = cell.comps(hour, w)
+                exp = sum(x * y for x, y in zip(s, pw, strict=True) if x == x)
+                obs = sum(o for x, o in zip(s, oc, strict=True) if x == x)
+            if exp < rules.min_expected:
+                continue
+            if minus:
+                obs = max(0, round(obs - minus.get(w, 0.0)))
+            shape = _shape(w, rules, day_shape, base_var)
+            if obs <= rules.drop_ratio * exp and nb_cdf(obs, exp, shape) <= rules.alpha:
+                raised.append(self._open(kind, cell, RATE_DROP[kind], hour, w, rules, None))
+                return
+            if w == rules.decline_window and cell.s_old is not None and known:
+                # against the share of a week ago: a slow slide is not learnt as the norm
+                old = sum(x * y for x, y in zip(cell.s_old, pw, strict=True))
+                if (
+                    old >= rules.min_expected
+                    and obs <= rules.decline_ratio * old
+                    and nb_cdf(obs, old, shape) <= rules.decline_alpha
+                ):
+                    raised.append(self._open(kind, cell, GRADUAL_DECLINE, hour, w, rules, None))
+                    return
+        # share regression: the cashless / online share falls back while payments continue
+        for num, oth, signal in SHARES.get(kind, ()):
+            for w in rules.share_windows:
+                if hour - w + 1 < start:
+                    break
+                if _share_test(cell, par[w], num, oth, hour, w, rules, day_shape) <= -rules.share_z:
+                    raised.append(self._open(kind, cell, signal, hour, w, rules, (num, oth)))
+                    return
+
+    def _open(
+        self,
+        kind: str,
+        cell: Cell,
+        signal: str,
+        hour: int,
+        width: int,
+        rules: Rules,
+        comps: tuple[int, ...] | None,
+    ) -> Alert:
+        start_hour = self._change_point(cell, hour, width, signal, comps)
+        cell.alert = Alert(
+            kind,
+            cell.province,
+            cell.ward or None,
+            signal,
+            float(start_hour * HOUR),
+            float((hour + 1) * HOUR),
+            rules.severity,
+        )
+        cell.recover = cell.idle = 0
+        first_day = (start_hour + _VN_HOURS) // HOURS_PER_DAY
+        cell.excl.update(range(first_day, (hour + _VN_HOURS) // HOURS_PER_DAY + 1))
+        self._baseline(cell, cell.dmark)  # forget the days the stall already spoiled
+        return cell.alert
+
+    def _change_point(
+        self, cell: Cell, hour: int, width: int, signal: str, comps: tuple[int, ...] | None
+    ) -> int:
+        """The most likely first hour of the stall: where the log-likelihood ratio of "dropped"
+        against "as usual", summed from that hour to now, is largest (a CUSUM read backwards)."""
+        parent = cell.parent
+        if cell.s is None or parent is None:
+            return hour - width + 1
+        s = [x if x == x else 0.0 for x in cell.s]  # unknown components expect nothing
+        earliest = max(self.first_hour, cell.quiet_from, hour - self._ring + _LEAD + 1)
+        rho = 0.6 if signal == GRADUAL_DECLINE else 0.25
+        log_rho = math.log(rho)
+        best, best_hour, acc = 0.0, hour - width + 1, 0.0
+        share = signal in (CASHLESS_SHARE, ONLINE_SHARE)
+        for h in range(hour, earliest - 1, -1):
+            ph, oh = parent.hour(h), cell.hour(h)
+            if share and comps is not None:
+                num, oth = comps
+                en, eo = s[num] * ph[num], s[oth] * ph[oth]
+                n = oh[num] + oh[oth]
+                if en + eo <= 0 or n == 0:
+                    continue
+                p = min(max(en / (en + eo), 1e-6), 1 - 1e-6)
+                q = p * 0.5
+                acc += oh[num] * math.log(q / p) + oh[oth] * math.log((1 - q) / (1 - p))
+            else:
+                idx = comps if comps is not None else range(len(s))
+                exp = sum(s[c] * ph[c] for c in idx)
+                obs = sum(oh[c] for c in idx)
+                acc += exp * (1 - rho) + obs * log_rho
+            if acc > best:
+                best, best_hour = acc, h
+        return best_hour
+
+    def _maybe_close(
+        self, kind: str, cell: Cell, par: dict[int, list[int]], hour: int, rules: Rules
+    ) -> None:
+        alert = cell.alert
+        assert alert is not None
+        # nothing learnt to judge a recovery by: it idles out; unknown components expect nothing
+        s = [0.0] * cell.ncomp if cell.s is None else [x if x == x else 0.0 for x in cell.s]
+        w = rules.close_window
+        pw = par.get(w) or cell.parent.comps(hour, w)  # type: ignore[union-attr]
+        if alert.signal in (CASHLESS_SHARE, ONLINE_SHARE):
+            pairs = [(n, o) for n, o, _ in SHARES[kind]]
+            oc = cell.comps(hour, w)
+            ok = judged = 0
+            for num, oth in pairs:
+                en, eo = s[num] * pw[num], s[oth] * pw[oth]
+                n = oc[num] + oc[oth]
+                if n >= rules.share_min_trials and en + eo > 0:
+                    judged += 1
+                    ok += oc[num] / n >= (1 + rules.share_ratio) / 2 * en / (en + eo)
+            recovered: bool | None = None if judged == 0 else ok == judged
+        else:
+            idx: Iterable[int] = BATCHES[kind] if alert.signal == MISSING_BATCH else range(len(s))
+            idx = tuple(idx)
+            exp = sum(s[c] * pw[c] for c in idx)
+            if exp < rules.min_expected:
+                recovered = None
+            else:
+                oc = cell.comps(hour, w)
+                recovered = sum(oc[c] for c in idx) >= rules.close_ratio * exp
+        if recovered is None:
+            cell.idle += 1
+            if cell.idle >= RING_HOURS:  # nothing to judge for days: let it go
+                self._close(cell, hour)
+            return
+        cell.idle = 0
+        cell.recover = cell.recover + 1 if recovered else 0
+        if cell.recover >= rules.close_hours:
+            self._close(cell, hour)
+
+    def _close(self, cell: Cell, hour: int) -> None:
+        cell.alert = None
+        cell.recover = cell.idle = 0
+        cell.quiet_from = hour + 1
+
+    # ---- closing a day: baselines ------------------------------------------------------------
+
+    def _close_day(self, day: int, last_hour: int) -> None:
+        first_hour = last_hour - HOURS_PER_DAY + 1
+        for kind, nation in self._nation.items():
+            nation.close_day(day, first_hour)
+            for prov in self._provinces[kind].values():
+                prov.close_day(day, first_hour)
+                if prov.alert is not None:
+                    prov.excl.add(day)
+            for communes in self._communes[kind].values():
+                for com in communes:
+                    com.close_day(day, first_hour)
+                    if com.alert is not None:
+                        com.excl.add(day)
+            for prov in self._provinces[kind].values():
+                self._baseline(prov, day)
+            for communes in self._communes[kind].values():
+                for com in communes:
+                    self._baseline(com, day)
+
+    def _baseline(self, cell: Cell, today: int) -> None:
+        """Learn the cell's share of its parent, per component, over the closed days: the recent
+        share (rate drops, shares, batches) and an older one (gradual declines)."""
+        parent = cell.parent
+        if parent is None or today < 0:
+            return
+        cfg = self.config
+        if cell.steady:
+            lag, min_days = cfg.steady_lag_days, cfg.steady_min_days
+        else:
+            lag, min_days = cfg.baseline_lag_days, cfg.baseline_min_days
+        recent = self._learn(cell, parent, today - lag, min_days)
+        if recent is None:
+            cell.s, cell.nbdays = None, 0
+        else:
+            cell.s, cell.nbase, cell.nbdays = recent
+        old = self._learn(cell, parent, today - cfg.decline_lag_days, cfg.decline_min_days)
+        cell.s_old = None if old is None else old[0]
+
+    def _learn(
+        self, cell: Cell, parent: Cell, last: int, min_days: int
+    ) -> tuple[list[float], list[float], int] | None:
+        cfg = self.config
+        nc = cell.ncomp
+        days = []
+        for d in range(last - cfg.baseline_days + 1, last + 1):
+            if d in cell.excl:
+                continue
+            own, par = cell.day(d), parent.day(d)
+            if own is None or par is None or not any(par):
+                continue
+            days.append((sum(own), sum(par), own, par))
+        if len(days) < min_days:
+            return None
+        # Campaign days (a burst of the community teams) would inflate the share: leave out the
+        # days far above the share of the others, allowing for Poisson noise on small counts.
+        kept = days
+        for _ in range(3):
+            share = sum(r[0] for r in kept) / max(1, sum(r[1] for r in kept))
+            again = [
+                r
+                for r in days
+                if r[0] <= cfg.burst_cap * share * r[1] + 3.0 + 3.0 * math.sqrt(share * r[1])
+            ]
+            if len(again) == len(kept) or not again:
+                break
+            kept = again
+        own_c = [0] * nc
+        par_c = [0] * nc
+        for _o, _p, own, par in kept or days:
+            for c in range(nc):
+                own_c[c] += own[c]
+                par_c[c] += par[c]
+        # A component the parent never had in these days (a round not seen yet) is unknown:
+        # NaN, and left out of the locality's expectation and of its observed count alike.
+        shares = [own_c[c] / par_c[c] if par_c[c] else math.nan for c in range(nc)]
+        return shares, [float(x) for x in own_c], len(kept or days)
+
+    # ---- read views --------------------------------------------------------------------------
+
+    def open_alerts(self) -> list[Alert]:
+        """Every alert open now: stalls (communes, provinces) and feed outages."""
+        self._flush()
+        out = [f.alert for f in self._feeds.values() if f.alert is not None]
+        for cells in self._cells.values():
+            out += [c.alert for c in cells.values() if c.alert is not None]
+        return out
+
+    def open_stalls(self) -> set[tuple[str, str, str]]:
+        """(kind, province, ward or "") of every open stall alert: `civicpulse_stalled` = 1.
+
+        Feed outages are not stalls and are not in this set (see `open_outages`)."""
+        return {a.locality for a in self.open_alerts() if not a.is_outage}
+
+    def open_outages(self) -> set[tuple[str, str]]:
+        """(kind, source) of every feed now judged out."""
+        return {key for key, f in self._feeds.items() if f.alert is not None}
+
+    # ---- persistence -------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The whole state, compressed: restore it with `from_bytes` and the same config."""
+        data = {
+            "v": STATE_VERSION,
+            "ring": self._ring,
+            "first": self.first_hour,
+            "judged": self.judged,
+            "wm": self.watermark,
+            "late": self.too_late,
+            "cells": {
+                kind: [
+                    nation.dump(),
+                    *(c.dump() for c in self._provinces[kind].values()),
+                    *(c.dump() for cs in self._communes[kind].values() for c in cs),
+                ]
+                for kind, nation in self._nation.items()
+            },
+            "feeds": [f.dump() for f in self._feeds.values()],
+            "pending": {
+                kind: [[*key, n] for key, n in bins.items()] for kind, bins in self._pending.items()
+            },
+            "newest": [[k, s, ts] for (k, s), ts in self._newest.items()],
+            "raised": [a.to_contract() for a in self._raised],
+        }
+        return zlib.compress(orjson.dumps(data), 1)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, config: DetectorConfig | None = None) -> Detector:
+        try:
+            data: dict[str, Any] = orjson.loads(zlib.decompress(raw))
+        except (zlib.error, orjson.JSONDecodeError) as exc:
+            raise StateError(f"unreadable detector state: {exc}") from exc
+        if data.get("v") != STATE_VERSION:
+            raise StateError(f"detector state version {data.get('v')!r}, {STATE_VERSION} needed")
+        det = cls(config)
+        if data["ring"] != det._ring:
+            raise StateError("detector state was saved with other windows: cannot restore")
+        det.first_hour, det.judged = int(data["first"]), int(data["judged"])
+        det.watermark, det.too_late = float(data["wm"]), int(data["late"])
+        try:
+            for kind, rows in data["cells"].items():
+                nation = det._nation[kind] = det._new_cell(kind, "", "", None)
+                nation.restore(rows[0], kind)
+                for row in rows[1:]:
+                    province, ward = str(row[0]), str(row[1])
+                    if ward:
+                        parent = det._cells[kind][province]
+                        cell = det._new_cell(kind, province, ward, parent)
+                    else:
+                        cell = det._new_cell(kind, province, "", nation)
+                    cell.restore(row, kind)
+            for row in data["feeds"]:
+                same_day = row[0] in det.config.same_day_outage_kinds
+                feed = FeedMonitor.restore(row, same_day)
+                det._feeds[(feed.kind, feed.source)] = feed
+            det._pending = {
+                kind: {
+                    (str(p), str(w), int(h), int(c), str(s)): int(n) for p, w, h, c, s, n in rows
+                }
+                for kind, rows in data["pending"].items()
+            }
+            det._newest = {(str(k), str(s)): float(ts) for k, s, ts in data["newest"]}
+            det._raised = [Alert.from_contract(a) for a in data["raised"]]
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise StateError(f"inconsistent detector state: {exc}") from exc
+        return det
+
+
+def _widths(rules: Rules) -> set[int]:
+    return {*rules.windows, *rules.share_windows, rules.batch_window, rules.close_window}
+
+
+def _windows(cell: Cell, hour: int, rules: Rules) -> dict[int, list[int]]:
+    """The parent's counts per component over every window a child may be judged on."""
+    return {w: cell.comps(hour, w) for w in _widths(rules)}
+
+
+def _excess(
+    par: dict[int, list[int]], children: Iterable[Cell], hour: int, cap: float
+) -> dict[int, float]:
+    """Per window, the events of bursting children above their expectation (a campaign in a
+    few communes, on a weekend, can be most of a province's activations: next to it, all the
+    others would look stalled)."""
+    kids = [c for c in children if c.s is not None]
+    out = {}
+    for w, comps in par.items():
+        excess = 0.0
+        for c in kids:
+            s = c.s
+            assert s is not None
+            exp = sum(x * y for x, y in zip(s, comps, strict=True))
+            obs = c.total(hour, w)
+            if obs > cap * exp + 3.0 + 3.0 * math.sqrt(exp):
+                excess += obs - exp
+        out[w] = excess
+    return out
+
+
+def _less(par: dict[int, list[int]], excess: dict[int, float]) -> dict[int, list[int]]:
+    out = {}
+    for w, comps in par.items():
+        total, ex = sum(comps), excess.get(w, 0.0)
+        if ex <= 0 or total <= 0:
+            out[w] = comps
+        else:
+            keep = max(0.0, 1.0 - ex / total)
+            out[w] = [round(x * keep) for x in comps]
+    return out
+
+
+def _shape(width: int, rules: Rules, day_shape: float, base_var: float) -> float:
+    """Gamma shape of the negative binomial over a window: day-to-day noise (independent days),
+    hour-to-hour noise (independent hours) and the relative variance of the learnt share."""
+    inv = base_var
+    if math.isfinite(day_shape):
+        inv += 1.0 / (day_shape * max(1.0, width / HOURS_PER_DAY))
+    if math.isfinite(rules.hour_shape):
+        inv += 1.0 / (rules.hour_shape * width)
+    return 1.0 / inv if inv > 0 else math.inf
+
+
+def _share_test(
+    cell: Cell,
+    pw: list[int],
+    num: int,
+    oth: int,
+    hour: int,
+    width: int,
+    rules: Rules,
+    day_shape: float,
+) -> float:
+    """z of the locality's log-odds share against its peers' (0.0 when there is nothing to judge).
+
+    Expected share: the locality's learnt shares of the parent's two components, applied to the
+    parent's counts of the window (so the disbursement days and office hours cancel). Variance:
+    binomial sampling, the baseline's own counts, and, for kinds whose two components have their
+    own day-to-day noise, that noise twice."""
+    s = cell.s
+    assert s is not None
+    en, eo = s[num] * pw[num], s[oth] * pw[oth]
+    if not (en > 0 and eo > 0) or en + eo < rules.share_min_trials:  # NaN: not learnt yet
+        return 0.0
+    oc = cell.comps(hour, width)
+    k, n = oc[num], oc[num] + oc[oth]
+    if n < rules.share_min_trials or n < 0.5 * (en + eo):
+        return 0.0  # the payments themselves stopped: a rate drop, not a share
+    p = en / (en + eo)
+    if k > rules.share_ratio * p * n:
+        return 0.0
+    var = 1.0 / (k + 0.5) + 1.0 / (n - k + 0.5)
+    var += 1.0 / max(cell.nbase[num], 0.5) + 1.0 / max(cell.nbase[oth], 0.5)
+    if math.isfinite(day_shape):
+        days = max(1.0, width / HOURS_PER_DAY)
+        var += 2.0 / (day_shape * days) + 2.0 / (day_shape * max(cell.nbdays, 1))
+    observed = math.log((k + 0.5) / (n - k + 0.5))
+    return (observed - math.log(p / (1.0 - p))) / math.sqrt(var)

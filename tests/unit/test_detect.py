@@ -1,0 +1,411 @@
+"""The stall detector on small synthetic series: each rule fires, the calendar does not, alerts
+close with hysteresis, one feed outage is one alert, and the state survives a round trip."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import orjson
+import pytest
+
+from schemas.localities import all_wards
+from streams.detect import Alert, Detector
+from streams.detect.alerts import NATIONAL
+from streams.detect.calendar import VN_TZ, day_class, day_index
+from streams.detect.naive import NaiveDetector
+from streams.detect.scoring import TruthEpisode, score
+
+QR, ACT, WELFARE, SERVICE = (
+    "payment.qr",
+    "identity.activation",
+    "welfare.disbursement",
+    "service.payment",
+)
+SOURCE = {QR: "napas", ACT: "vneid", WELFARE: "vss", SERVICE: "dvcqg"}
+PROVINCES = ("38", "01", "79", "48")
+WARDS = {p: sorted(w for w, q in all_wards().items() if q == p)[:12] for p in PROVINCES}
+BIG = WARDS["38"][0]  # the commune the tests stall
+SMALL = WARDS["38"][1]
+START = datetime(2025, 3, 3, tzinfo=VN_TZ)  # a Monday
+
+FLAT = [1.0] * 24
+OFFICE = [0.0] * 7 + [0.6, 1.0, 1.0, 1.0, 0.6, 0.1, 0.5, 1.0, 1.0, 0.8, 0.2] + [0.0] * 6
+
+
+def ts(day: float, hour: float = 0.0) -> float:
+    return (START + timedelta(days=day, hours=hour)).timestamp()
+
+
+@dataclass
+class World:
+    """Who sends what: per-commune daily rates, an hour profile, a day factor, and edits."""
+
+    kind: str = QR
+    per_day: float = 48.0
+    profile: list[float] = field(default_factory=lambda: FLAT)
+    day_factor: Callable[[date], float] = lambda _d: 1.0
+    # (commune or province or None for all, first ts, last ts) -> multiplier
+    edits: list[tuple[str | None, float, float, float]] = field(default_factory=list)
+    rates: dict[str, float] = field(default_factory=dict)  # per-commune override
+    classes: Callable[[str, int], str] = lambda _w, _i: ""
+    noise: bool = False
+    seed: int = 1
+
+    def events(self, days: float) -> Iterator[tuple[float, list[tuple[str, str, float, str]]]]:
+        """Per hour: (hour end, [(province, ward, ts, cls)])."""
+        rng = random.Random(self.seed)
+        total = sum(self.profile)
+        # Deterministic counts: each commune carries its fraction over, from its own phase.
+        carry = {w: (i * 0.618) % 1.0 for i, w in enumerate(sorted(all_wards()))}
+        for h in range(int(days * 24)):
+            t0 = ts(0, h)
+            local = datetime.fromtimestamp(t0, VN_TZ)
+            weight = self.profile[local.hour] / total * self.day_factor(local.date())
+            rows: list[tuple[str, str, float, str]] = []
+            for p, wards in WARDS.items():
+                for w in wards:
+                    lam = self.rates.get(w, self.per_day) * weight
+                    for where, a, b, m in self.edits:
+                        if a <= t0 < b and where in (None, w, p):
+                            lam *= m
+                    if self.noise:
+                        n = _poisson(rng, lam)
+                    else:
+                        acc = carry.get(w, 0.0) + lam
+                        n = int(acc)
+                        carry[w] = acc - n
+                    phase = carry.get(w, 0.5) if not self.noise else rng.random()
+                    for i in range(n):
+                        rows.append((p, w, t0 + (i + phase) * 3600 / n, self.classes(w, i)))
+            rows.sort(key=lambda r: r[2])
+            yield t0 + 3600, rows
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    limit, k, p = math.exp(-lam), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+def run(world: World, days: float, det: Detector | None = None) -> tuple[Detector, list[Alert]]:
+    det = det or Detector()
+    alerts: list[Alert] = []
+    for hour_end, rows in world.events(days):
+        det.observe_many(world.kind, ((p, w, t, c, SOURCE[world.kind]) for p, w, t, c in rows))
+        alerts += det.advance(hour_end)
+    return det, alerts
+
+
+def stalls(alerts: list[Alert]) -> list[Alert]:
+    return [a for a in alerts if not a.is_outage]
+
+
+# ---- rules fire -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "world", "where", "signal", "latency_h"),
+    [
+        (
+            "commune QR stops",
+            World(edits=[(BIG, ts(10), ts(14), 0.0)]),
+            (BIG, "38"),
+            "qr_rate_drop",
+            48,
+        ),
+        (
+            "commune QR to 10 %",
+            World(edits=[(BIG, ts(10), ts(14), 0.1)], noise=True),
+            (BIG, "38"),
+            "qr_rate_drop",
+            72,
+        ),
+        (
+            "busy commune activations stop",
+            World(kind=ACT, per_day=30, profile=OFFICE, edits=[(BIG, ts(10), ts(14), 0.0)]),
+            (BIG, "38"),
+            "activation_rate_drop",
+            48,
+        ),
+        (
+            "province-wide stall",
+            World(edits=[("38", ts(10, 9), ts(12), 0.05)]),
+            (None, "38"),
+            "qr_rate_drop",
+            3,
+        ),
+        (
+            "gradual decline over eight days",
+            World(
+                per_day=200,
+                edits=[("38", ts(10 + d), ts(11 + d), 1 - 0.1 * (d + 1)) for d in range(8)],
+            ),
+            (None, "38"),
+            None,
+            7 * 24,
+        ),
+    ],
+)
+def test_a_stall_raises_one_alert_for_its_locality(
+    name: str, world: World, where: tuple[str | None, str], signal: str | None, latency_h: float
+) -> None:
+    _det, alerts = run(world, 22)
+    found = stalls(alerts)
+    assert len(found) == 1, (name, [a.to_contract() for a in found])
+    alert = found[0]
+    assert (alert.ward_code, alert.province_code) == where
+    assert alert.kind == world.kind
+    if signal is not None:
+        assert alert.signal == signal
+    start = min(e[1] for e in world.edits)
+    assert start <= alert.detected_at <= start + latency_h * 3600
+    assert alert.started_at <= alert.detected_at
+    assert abs(alert.started_at - start) <= (24 if signal else 72) * 3600
+
+
+def test_a_province_wide_stall_does_not_page_for_each_commune() -> None:
+    world = World(edits=[("38", ts(10), ts(13), 0.0)])
+    _det, alerts = run(world, 14)
+    assert [(a.province_code, a.ward_code) for a in stalls(alerts)] == [("38", None)]
+    assert alerts[0].severity == "critical"
+
+
+# ---- the calendar and small communes are not stalls -----------------------------------------
+
+
+def _office_days(day: date) -> float:
+    cls = day_class(day_index(datetime(day.year, day.month, day.day, 12, tzinfo=VN_TZ).timestamp()))
+    return {0: 1.0, 1: 0.12, 2: 0.03}.get(cls, 0.01)
+
+
+@pytest.mark.parametrize(
+    ("name", "world", "days"),
+    [
+        (
+            "weekends",
+            World(kind=ACT, per_day=40, profile=OFFICE, day_factor=_office_days, noise=True),
+            21,
+        ),
+        (
+            "a small commune's quiet days",
+            World(per_day=48, rates={SMALL: 1.5}, noise=True, seed=3),
+            21,
+        ),
+        ("noise alone", World(per_day=60, noise=True, seed=7), 21),
+        (
+            "campaign bursts then normal",
+            World(kind=ACT, per_day=20, edits=[(BIG, ts(5), ts(8), 4.0)], noise=True, seed=5),
+            21,
+        ),
+    ],
+)
+def test_no_alert_without_a_stall(name: str, world: World, days: int) -> None:
+    _det, alerts = run(world, days)
+    assert alerts == [], (name, [a.to_contract() for a in alerts])
+
+
+def test_tet_is_not_a_stall_nor_an_outage() -> None:
+    """Offices near silent over Tết 2025 (25 Jan - 2 Feb, widened): nothing raised."""
+    global START
+    saved = START
+    START = datetime(2025, 1, 6, tzinfo=VN_TZ)
+    try:
+        world = World(kind=ACT, per_day=40, profile=OFFICE, day_factor=_office_days, noise=True)
+        _det, alerts = run(world, 40)
+    finally:
+        START = saved
+    assert alerts == []
+
+
+def _pension_classes(ward: str, i: int) -> str:
+    return "pension.bank_account" if i % 3 == 0 else "pension.cash"
+
+
+def _pension_days(day: date) -> float:
+    """A monthly round: paid on days 2-8 of each month, nothing else."""
+    return 1.0 if 2 <= day.day <= 8 and day.weekday() != 6 else 0.0
+
+
+def test_the_pension_cycle_is_not_a_stall() -> None:
+    world = World(
+        kind=WELFARE, per_day=300, profile=OFFICE, day_factor=_pension_days,
+        classes=_pension_classes,
+    )  # fmt: skip
+    _det, alerts = run(world, 40)
+    assert stalls(alerts) == []
+
+
+def test_a_missing_batch_is_found() -> None:
+    def classes(ward: str, i: int) -> str:
+        return "pension.bank_account" if i % 2 == 0 else "pension.cash"
+
+    world = World(
+        kind=WELFARE, per_day=400, profile=OFFICE, day_factor=_pension_days, classes=classes,
+    )  # fmt: skip
+    # April's round: the commune's bank transfers never arrive, cash does.
+    april = (ts(29), ts(37))
+
+    world.edits = []
+    original = world.events
+
+    def events(days: float) -> Iterator[tuple[float, list[tuple[str, str, float, str]]]]:
+        for hour_end, rows in original(days):
+            if april[0] <= hour_end - 3600 < april[1]:
+                rows = [r for r in rows if not (r[1] == BIG and r[3] == "pension.bank_account")]
+            yield hour_end, rows
+
+    world.events = events  # type: ignore[method-assign]
+    _det, alerts = run(world, 40)
+    found = stalls(alerts)
+    assert [(a.ward_code, a.signal) for a in found] == [(BIG, "missing_batch")]
+
+
+def test_an_online_share_regression_is_found() -> None:
+    def classes(ward: str, i: int) -> str:
+        return "online" if i % 5 < 3 else "counter"  # 60 % online
+
+    world = World(kind=SERVICE, per_day=120, profile=OFFICE, classes=classes)
+    original = world.events
+
+    def events(days: float) -> Iterator[tuple[float, list[tuple[str, str, float, str]]]]:
+        for hour_end, rows in original(days):
+            if hour_end > ts(10):
+                rows = [
+                    (p, w, t, "counter" if w == BIG and c == "online" and int(t) % 5 else c)
+                    for p, w, t, c in rows
+                ]
+            yield hour_end, rows
+
+    world.events = events  # type: ignore[method-assign]
+    _det, alerts = run(world, 16)
+    assert [(a.ward_code, a.signal) for a in stalls(alerts)] == [(BIG, "online_share_regression")]
+
+
+# ---- feed outages ---------------------------------------------------------------------------
+
+
+def test_a_feed_outage_is_one_national_alert_and_no_stall() -> None:
+    world = World(per_day=48, edits=[(None, ts(10, 10), ts(10, 14), 0.0)])
+    det, alerts = run(world, 12)
+    assert len(alerts) == 1, [a.to_contract() for a in alerts]
+    (alert,) = alerts
+    assert (alert.signal, alert.province_code, alert.ward_code) == ("feed_outage", NATIONAL, None)
+    assert alert.severity == "critical"
+    assert ts(10, 10) <= alert.detected_at <= ts(10, 11)
+    assert ts(10, 9.5) <= alert.started_at <= ts(10, 10)
+    assert det.open_stalls() == set()
+    assert det.open_outages() == set()  # closed once events flowed again
+
+
+# ---- hysteresis -----------------------------------------------------------------------------
+
+
+def test_an_alert_closes_once_the_commune_recovers_and_is_not_raised_again() -> None:
+    world = World(edits=[(BIG, ts(10), ts(13), 0.0)])
+    det, _alerts = run(world, 13.5)
+    assert det.open_stalls() == {(QR, "38", BIG)}
+    det, more = run(World(edits=[(BIG, ts(10), ts(13), 0.0)]), 20)
+    assert len(stalls(more)) == 1
+    assert det.open_stalls() == set()
+
+
+def test_a_flapping_commune_raises_one_alert() -> None:
+    # Down to 5 %, back to 60 % for a few hours (below the 70 % closing bar), down again.
+    edits = [
+        (BIG, ts(10), ts(13), 0.05),
+        (BIG, ts(13), ts(13.3), 0.6),
+        (BIG, ts(13.3), ts(16), 0.05),
+    ]
+    _det, alerts = run(World(per_day=100, edits=edits), 18)
+    assert len(stalls(alerts)) == 1
+
+
+# ---- persistence and format -----------------------------------------------------------------
+
+
+def test_state_round_trip_gives_the_same_alerts() -> None:
+    world = World(
+        per_day=100, edits=[(BIG, ts(10), ts(14), 0.0), (None, ts(11, 10), ts(11, 13), 0.0)]
+    )
+    _full, expected = run(world, 15)
+    hours = list(world.events(15))
+    det = Detector()
+    got: list[Alert] = []
+    for i, (hour_end, rows) in enumerate(hours):
+        det.observe_many(QR, ((p, w, t, c, "napas") for p, w, t, c in rows))
+        if i % 37 == 0:  # save mid-hour, with binned events not yet applied
+            det = Detector.from_bytes(det.to_bytes())
+        got += det.advance(hour_end)
+        if i % 53 == 0:
+            det = Detector.from_bytes(det.to_bytes())
+    assert got == expected
+    assert len(expected) == 2
+
+
+def test_state_is_bounded() -> None:
+    det, _ = run(World(), 10)
+    size10 = len(det.to_bytes())
+    det, _ = run(World(), 30, det=None)
+    assert len(det.to_bytes()) < 1.3 * size10
+
+
+def test_alerts_are_contract_section_4() -> None:
+    alert = Alert(QR, "38", "14797", "qr_rate_drop", ts(10), ts(11, 9), "warning")
+    data = orjson.loads(alert.to_json())
+    assert list(data) == [
+        "kind", "province_code", "ward_code", "signal", "started_at", "detected_at", "severity"
+    ]  # fmt: skip
+    assert data["started_at"] == "2025-03-13T00:00:00+07:00"
+    assert data["detected_at"] == "2025-03-14T09:00:00+07:00"
+    assert Alert.from_contract(data) == alert
+
+
+def test_late_events_within_the_ring_still_count() -> None:
+    det = Detector()
+    det.observe(QR, "38", BIG, ts(0, 1), "", "napas")
+    det.advance(ts(0, 5))
+    det.observe(QR, "38", BIG, ts(0, 2), "", "napas")  # late, but within the ring
+    det.advance(ts(0, 6))
+    assert det.too_late == 0
+    det.observe(QR, "38", BIG, ts(-1), "", "napas")  # before the stream began
+    det.advance(ts(0, 7))
+    assert det.too_late == 1
+
+
+# ---- the naive rule and scoring -------------------------------------------------------------
+
+
+def test_the_naive_rule_fires_on_weekends() -> None:
+    world = World(kind=ACT, per_day=40, profile=OFFICE, day_factor=_office_days)
+    naive = NaiveDetector()
+    alerts: list[Alert] = []
+    for hour_end, rows in world.events(15):
+        for p, w, t, _c in rows:
+            naive.observe(ACT, p, w, t)
+        alerts += naive.advance(hour_end)
+    assert alerts
+    assert all(a.ward_code for a in alerts)
+
+
+def test_scoring_counts_episodes_and_province_wide_alerts() -> None:
+    truth = [
+        TruthEpisode(QR, "38", BIG, "qr_rate_drop", ts(10), ts(12)),
+        TruthEpisode(QR, None, None, "feed_outage", ts(13, 9), ts(13, 11)),
+        TruthEpisode(ACT, "01", None, "activation_rate_drop", ts(10), ts(11)),
+    ]
+    alerts = [
+        Alert(QR, "38", None, "qr_rate_drop", ts(10), ts(10, 20), "critical"),  # covers BIG
+        Alert(QR, NATIONAL, None, "feed_outage", ts(13, 9), ts(13, 9.5), "critical"),
+        Alert(ACT, "01", WARDS["01"][0], "activation_rate_drop", ts(10), ts(10, 5), "warning"),
+    ]
+    result = score(alerts, truth, days=20)
+    assert (result.matched_episodes, result.matched_alerts) == (2, 2)
+    assert result.recall == pytest.approx(2 / 3)
+    assert result.latencies_s == [20 * 3600, 0.5 * 3600]
+    assert len(result.false_alerts) == 1

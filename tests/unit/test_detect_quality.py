@@ -1,0 +1,68 @@
+"""Scenario-level quality floor: a calibrated simulation with injected stalls, through the whole
+backtest pipeline (validate, dedup and count, detect), scored against its ground truth.
+
+Small enough for CI (a third of the calibrated volumes, three feeds, ten days); the floor is the
+one docs/detection.md reports for unseen scenarios, so a regression cannot pass silently.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import orjson
+import pytest
+
+from producers.simulator import SimulationConfig, Simulator, parse_scenario
+from reference import load_reference
+from streams.detect.backtest import run_backtest
+from streams.detect.scoring import load_truth, score
+
+SCENARIO = """
+name: ci-floor
+episodes:
+  - {signal: qr_rate_drop, province: "48", start: 2025-03-08, end: 2025-03-11, factor: 0.05}
+  - {signal: service_rate_drop, province: "38", start: 2025-03-09, end: 2025-03-12, factor: 0.1}
+  - {signal: online_share_regression, province: "79", start: 2025-03-08, end: 2025-03-12,
+     factor: 0.3}
+  - {signal: activation_rate_drop, province: "01", start: 2025-03-09, end: 2025-03-13,
+     factor: 0.05}
+  - {signal: qr_rate_drop, ward: "31078", start: 2025-03-08, end: 2025-03-13, factor: 0.0}
+  - {signal: gradual_decline, kind: payment.qr, province: "92", start: 2025-03-07,
+     end: 2025-03-13, factor: 0.1}
+  - {signal: feed_outage, kind: payment.qr, start: "2025-03-11T10:00:00+07:00",
+     end: "2025-03-11T13:00:00+07:00"}
+"""
+FLOOR = 0.85
+
+
+@pytest.fixture(scope="module")
+def simulated() -> tuple[list[bytes], bytes]:
+    config = SimulationConfig(
+        start=date(2025, 3, 3),
+        days=10,
+        seed=7,
+        scale=0.3,
+        kinds=("identity.activation", "payment.qr", "service.payment"),
+        duplicate_rate=0.01,
+        late_rate=0.002,
+        malformed_rate=0.001,
+        scenario=parse_scenario(SCENARIO),
+    )
+    sim = Simulator(config, load_reference(use_env=False))
+    lines = list(sim.lines())
+    return lines, orjson.dumps(sim.truth.to_dict())
+
+
+def test_recall_and_precision_stay_above_the_floor(simulated: tuple[list[bytes], bytes]) -> None:
+    lines, truth_raw = simulated
+    truth, days = load_truth(truth_raw)
+    result = run_backtest(iter(lines), naive=True)
+    ours = score(result.alerts, truth, days=days or 10)
+    naive = score(result.naive_alerts, truth, days=days or 10)
+    detail = [a.to_contract() for a in ours.false_alerts], [e.signal for e in ours.missed]
+    assert ours.recall >= FLOOR, detail
+    assert ours.precision >= FLOOR, detail
+    assert ours.precision > naive.precision
+    outage = [a for a in result.alerts if a.signal == "feed_outage"]
+    assert len(outage) == 1
+    assert outage[0].detected_at - outage[0].started_at <= 3600
