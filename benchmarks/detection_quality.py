@@ -4,7 +4,11 @@ For each seed: simulate a calibrated log with a random scenario (`--random-scena
 same run without it (the counterfactual: the simulator's streams are seeded per stream and day,
 so the scenario changes the log only where it acts), then detect and score.
 
-    python -m benchmarks.detection_quality --seeds 11 12 13 14 --start 2025-03-01 --days 21
+    python -m benchmarks.detection_quality --seeds 11 12 13 14 --start 2025-02-17 --days 28 \
+        --dir var/quality --fast --json var/quality/report.json
+
+Each 28-day log at calibrated volume is ~4 GB (~12 M lines), and so is its counterfactual (deleted
+by hand once `<stem>.observable.json` exists; `--rescore` re-scores the saved alerts only).
 
 `--fast` feeds the detector straight from the parsed lines (the simulated logs have no faults,
 so validation and dedup would change nothing); without it every log goes through the full
@@ -38,7 +42,7 @@ from streams.detect.backtest import run_backtest
 from streams.detect.config import DetectorConfig
 from streams.detect.detector import Detector
 from streams.detect.naive import NaiveDetector
-from streams.detect.scoring import Score, TruthEpisode, load_truth, score
+from streams.detect.scoring import Score, TruthEpisode, load_alerts, load_truth, score
 
 _ATTRS = ("level", "program", "channel")
 
@@ -163,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--observable", type=int, default=20)
     parser.add_argument("--grace-hours", type=float, default=24.0)
     parser.add_argument("--json", type=Path, help="write the per-seed and pooled scores here")
+    parser.add_argument(
+        "--rescore", action="store_true", help="score the alerts a previous run saved in --dir"
+    )
     args = parser.parse_args(argv)
     start = date.fromisoformat(args.start)
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -172,18 +179,21 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         stem = args.dir / f"seed{seed}-{start.isoformat()}-{args.days}d"
         log = simulate(seed, start, args.days, Path(f"{stem}.jsonl"), scenario=True)
-        base = simulate(seed, start, args.days, Path(f"{stem}.base.jsonl"), scenario=False)
         truth, truth_days = load_truth(Path(f"{log}.truth.json").read_bytes())
         days = truth_days or args.days
         obs_cache = Path(f"{stem}.observable.json")
         if obs_cache.exists():
             seen = json.loads(obs_cache.read_text())
         else:
+            base = simulate(seed, start, args.days, Path(f"{stem}.base.jsonl"), scenario=False)
             seen = observability(base, log, truth)
             obs_cache.write_text(json.dumps(seen))
         visible = [ep for ep, n in zip(truth, seen, strict=True) if n >= args.observable]
         t0 = time.perf_counter()
-        if args.fast:
+        if args.rescore:
+            alerts = _read_alerts(Path(f"{stem}.alerts.jsonl"))
+            naive_alerts = _read_alerts(Path(f"{stem}.naive.jsonl"))
+        elif args.fast:
             alerts, naive_alerts, _t = detect_fast(log)
         else:
             result = run_backtest(iter_raw_lines([log]), naive=True)
@@ -219,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
+
+
+def _read_alerts(path: Path) -> list[Alert]:
+    with path.open("rb") as f:
+        return load_alerts(f)
 
 
 def _false(alerts: list[Alert], truth: list[TruthEpisode], grace: float) -> list[Alert]:
