@@ -167,7 +167,7 @@ def test_kill_9_during_replay_neither_loses_nor_doubles(
         worker.start()
     out, _ = replaying.communicate(timeout=300)
     assert replaying.returncode == 0, out.decode()
-    wait_until(lambda: accounted(worker.scrape() or {}) == truth.lines, 180, "all", worker)
+    wait_until(lambda: accounted(worker.scrape() or {}) == truth.lines, 300, "all", worker)
     samples = worker.scrape()
     assert samples is not None
     assert kills == 3

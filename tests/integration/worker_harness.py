@@ -89,8 +89,12 @@ def wait_until(
         if predicate():
             return
         time.sleep(0.25)
+    seen = ""
+    if worker is not None:
+        samples = worker.scrape()
+        seen = f" (accounted now: {accounted(samples) if samples else 'no /metrics'})"
     tail = worker.log_tail() if worker else ""
-    raise AssertionError(f"timed out after {timeout}s waiting for: {what}\n{tail}")
+    raise AssertionError(f"timed out after {timeout}s waiting for: {what}{seen}\n{tail}")
 
 
 def events_total(samples: Samples) -> dict[tuple[str, str], int]:
