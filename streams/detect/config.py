@@ -1,9 +1,9 @@
 """The detector's thresholds: one frozen dataclass per level, in one place.
 
-Tuned on simulated scenarios of seeds 1-4 (see docs/detection.md); every number here is in
-event time. `Rules.windows` are the lengths (hours) of the trailing windows a rate drop is tested
-on: short ones see big localities stall within hours, long ones give small ones enough expected
-events to be significant.
+Tuned on simulated scenarios of seeds 1-3 and their null runs (see docs/detection.md); every
+number here is in event time. `Rules.windows` are the lengths (hours) of the trailing windows a
+rate drop is tested on: short ones see big localities stall within hours, long ones give small
+ones enough expected events to be significant.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Rules:
     close_ratio: float  # ... is back at or above this ...
     close_hours: int  # ... at this many consecutive evaluations
     severity: str
+    every: int = 1  # hours between two evaluations
 
 
 PROVINCE: Final = Rules(
@@ -85,6 +86,7 @@ PROVINCE_DAILY: Final = Rules(
     close_ratio=0.75,
     close_hours=1,
     severity=CRITICAL,
+    every=24,
 )
 COMMUNE: Final = Rules(
     windows=(6, 24, 48, 72),
@@ -144,6 +146,7 @@ class DetectorConfig:
     # a single day: a steady stall is seen the day it starts, before it could be learnt.
     steady_lag_days: int = 0
     steady_min_days: int = 1
+    steady_decline_min_days: int = 3
     # Kinds with campaign bursts (community teams): a parent is judged without its bursting
     # children's excess, so their siblings do not look stalled next to them.
     burst_kinds: tuple[str, ...] = ("identity.activation",)

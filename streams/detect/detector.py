@@ -484,7 +484,7 @@ class Detector:
                 oc = cell.comps(hour, w)
                 recovered = sum(oc[c] for c in idx) >= rules.close_ratio * exp
         if recovered is None:
-            cell.idle += 1
+            cell.idle += rules.every  # hours
             if cell.idle >= RING_HOURS:  # nothing to judge for days: let it go
                 self._close(cell, hour)
             return
@@ -528,14 +528,16 @@ class Detector:
         cfg = self.config
         if cell.steady:
             lag, min_days = cfg.steady_lag_days, cfg.steady_min_days
+            old_min = cfg.steady_decline_min_days
         else:
             lag, min_days = cfg.baseline_lag_days, cfg.baseline_min_days
+            old_min = cfg.decline_min_days
         recent = self._learn(cell, parent, today - lag, min_days)
         if recent is None:
             cell.s, cell.nbdays = None, 0
         else:
             cell.s, cell.nbase, cell.nbdays = recent
-        old = self._learn(cell, parent, today - cfg.decline_lag_days, cfg.decline_min_days)
+        old = self._learn(cell, parent, today - cfg.decline_lag_days, old_min)
         cell.s_old = None if old is None else old[0]
 
     def _learn(

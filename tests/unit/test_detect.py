@@ -317,7 +317,7 @@ def test_an_alert_closes_once_the_commune_recovers_and_is_not_raised_again() -> 
 
 def test_a_flapping_commune_raises_one_alert() -> None:
     # Down to 5 %, back to 60 % for a few hours (below the 70 % closing bar), down again.
-    edits = [
+    edits: list[tuple[str | None, float, float, float]] = [
         (BIG, ts(10), ts(13), 0.05),
         (BIG, ts(13), ts(13.3), 0.6),
         (BIG, ts(13.3), ts(16), 0.05),

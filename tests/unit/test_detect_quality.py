@@ -1,7 +1,7 @@
 """Scenario-level quality floor: a calibrated simulation with injected stalls, through the whole
 backtest pipeline (validate, dedup and count, detect), scored against its ground truth.
 
-Small enough for CI (a third of the calibrated volumes, three feeds, ten days); the floor is the
+Small enough for CI (15 % of the calibrated volumes, three feeds, ten days); the floor is the
 one docs/detection.md reports for unseen scenarios, so a regression cannot pass silently.
 """
 
@@ -41,7 +41,7 @@ def simulated() -> tuple[list[bytes], bytes]:
         start=date(2025, 3, 3),
         days=10,
         seed=7,
-        scale=0.3,
+        scale=0.15,
         kinds=("identity.activation", "payment.qr", "service.payment"),
         duplicate_rate=0.01,
         late_rate=0.002,
