@@ -27,14 +27,15 @@ def backtest(
 ) -> None:
     """Run validation, dedup, counting and detection over event logs, offline, in file order."""
     from producers.logs import check_readable, iter_raw_lines
+    from streams.detect import Alert
     from streams.detect.backtest import run_backtest
 
     names = check_readable(paths)
     alerts_out.parent.mkdir(parents=True, exist_ok=True)
     with alerts_out.open("wb") as out:
 
-        def write(alert: object) -> None:
-            out.write(alert.to_json() + b"\n")  # type: ignore[attr-defined]
+        def write(alert: Alert) -> None:
+            out.write(alert.to_json() + b"\n")
 
         result = run_backtest(iter_raw_lines(names), naive=naive_out is not None, on_alert=write)
     if naive_out is not None:
