@@ -462,7 +462,9 @@ class Detector:
         # nothing learnt to judge a recovery by: it idles out; unknown components expect nothing
         s = [0.0] * cell.ncomp if cell.s is None else [x if x == x else 0.0 for x in cell.s]
         w = rules.close_window
-        pw = par.get(w) or cell.parent.comps(hour, w)  # type: ignore[union-attr]
+        parent = cell.parent
+        assert parent is not None  # only communes and provinces open alerts: both have a parent
+        pw = par.get(w) or parent.comps(hour, w)
         if alert.signal in (CASHLESS_SHARE, ONLINE_SHARE):
             pairs = [(n, o) for n, o, _ in SHARES[kind]]
             oc = cell.comps(hour, w)
