@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -62,15 +63,22 @@ class Pipeline:
             m.messages.labels("skipped").inc(result.skipped)
         data = self._table.data
         send_changelog = self._table.send_changelog
+        pending: list[Any] = []
         for part, key, value in self.aggregator.drain_writes():
             kb = key.encode()
             if value is None:
                 data.pop(kb, None)
-                send_changelog(part, kb, None, value_serializer="raw")
+                pending.append(send_changelog(part, kb, None, value_serializer="raw"))
             else:
                 data[kb] = value
-                send_changelog(part, kb, value)
+                pending.append(send_changelog(part, kb, value))
         for letter in letters:
-            await self._deadletter.send(value=letter)
+            # force: send now, not attached to the current event, so the ack can be awaited here
+            pending.append(await self._deadletter.send(value=letter, force=True))
+        # Wait for the broker's acks before the agent acks the group. Faust's own flush before
+        # a commit gives up after 0.1 s without progress (ProducerBuffer.flush_atmost), so under
+        # load it could commit source offsets whose changelog writes were still queued, and a
+        # kill -9 then lost them for good.
+        await asyncio.gather(*pending)
         m.dead_letters.inc(len(letters))
         m.aggregate_seconds.observe(time.perf_counter() - started)
