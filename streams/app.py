@@ -13,12 +13,19 @@ import faust
 from prometheus_client import generate_latest
 
 from reference import load_reference
-from schemas.topics import DEADLETTER_TOPIC, KIND_BY_TOPIC
+from schemas.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, KIND_BY_TOPIC
 from streams.config import Settings
 from streams.core.aggregator import Aggregator
+from streams.detect import Detector, DetectorConfig
+from streams.detect.durable import DurableDetector
 from streams.ingest import Ingest
-from streams.internal_topics import STATE_TABLE, batch_topic_name, ensure_internal_topics
-from streams.metrics import KpiCollector, build_registry
+from streams.internal_topics import (
+    MAX_STATE_MESSAGE_BYTES,
+    STATE_TABLE,
+    batch_topic_name,
+    ensure_internal_topics,
+)
+from streams.metrics import DetectionCollector, KpiCollector, build_registry
 from streams.pipeline import Pipeline
 
 VN_TZ = timezone(timedelta(hours=7))
@@ -62,6 +69,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         consumer_group_instance_id=f"{settings.instance_id}-aggregate",
         broker_session_timeout=settings.session_timeout,
         producer_acks=-1,
+        # The detector's snapshot is one changelog message (~1.5 MB for the whole country).
+        producer_max_request_size=MAX_STATE_MESSAGE_BYTES,
+        consumer_max_fetch_size=MAX_STATE_MESSAGE_BYTES,
         web_enabled=True,
         web_bind=settings.web_host,
         web_host=settings.web_host,
@@ -77,6 +87,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     )
     deadletter = app.topic(
         DEADLETTER_TOPIC, value_type=bytes, value_serializer="raw", partitions=1, internal=False
+    )
+    alerts = app.topic(
+        ALERTS_TOPIC, value_type=bytes, value_serializer="raw", partitions=1, internal=False
     )
     reference = load_reference(settings.reference_file, use_env=False)
     aggregator = Aggregator(dict(KIND_BY_TOPIC), baseline_ts=baseline_end(reference.as_of))
@@ -94,7 +107,27 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
             aggregator, reference.provinces, reference.communes, refresh_s=settings.kpi_refresh_s
         )
     )
-    pipeline = Pipeline(aggregator, table, deadletter, pipeline_metrics)
+    config = DetectorConfig()
+
+    def detector_from(entries: list[tuple[bytes, bytes]]) -> DurableDetector:
+        return DurableDetector.restore(
+            entries,
+            lambda raw: Detector.from_bytes(raw, config) if raw else Detector(config),
+            snapshot_every=settings.detector_snapshot_s,
+        )
+
+    pipeline = Pipeline(
+        aggregator,
+        table,
+        deadletter,
+        pipeline_metrics,
+        alerts_topic=alerts,
+        detector_factory=detector_from if settings.detect else None,
+        partitions=settings.partitions,
+    )
+    registry.register(
+        DetectionCollector(lambda: pipeline.detector, lambda: aggregator.feed_last_event().keys())
+    )
     ingest = Ingest(settings, pipeline_metrics)
     ingest_holder.append(ingest)
 

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         None, description="operator's reference data (denominators, targets) over the defaults"
     )
     kpi_refresh_s: float = Field(15.0, gt=0, description="seconds a KPI snapshot is reused")
+    detect: bool = Field(
+        True, description="run stall and outage detection (needs every partition in one worker)"
+    )
+    detector_snapshot_s: float = Field(
+        60.0, gt=0, description="seconds between full detector snapshots in the changelog"
+    )
     data_dir: Path = Field(Path("var/worker"), description="worker's local data (Faust datadir)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

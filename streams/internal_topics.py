@@ -9,16 +9,18 @@ visible, removes the race.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.config import Settings
 
 BATCH_TOPIC_RETENTION_MS = 7 * 24 * 3600 * 1000  # outlives any outage of stage 2 we plan for
+# The detector snapshot is one message (~1.5 MB for the whole country): room to grow.
+MAX_STATE_MESSAGE_BYTES = 16 * 1024 * 1024
 STATE_TABLE = "state"
 
 
@@ -39,10 +41,11 @@ def internal_topics(settings: Settings) -> list[NewTopic]:
             rf,
             topic_configs={"retention.ms": str(BATCH_TOPIC_RETENTION_MS)},
         ),
-        NewTopic(
-            changelog_topic_name(settings), p, rf, topic_configs={"cleanup.policy": "compact"}
-        ),
+        NewTopic(changelog_topic_name(settings), p, rf, topic_configs=CHANGELOG_CONFIGS),
     ]
+
+
+CHANGELOG_CONFIGS = {"cleanup.policy": "compact", "max.message.bytes": str(MAX_STATE_MESSAGE_BYTES)}
 
 
 async def ensure_internal_topics(settings: Settings, wait_s: float = 30.0) -> None:
@@ -51,8 +54,15 @@ async def ensure_internal_topics(settings: Settings, wait_s: float = 30.0) -> No
     await admin.start()
     try:
         for topic in internal_topics(settings):
-            with contextlib.suppress(TopicAlreadyExistsError):  # idempotent: restarts find them
+            try:
                 await admin.create_topics([topic])
+            except TopicAlreadyExistsError:  # idempotent: restarts find them
+                if topic.name == changelog_topic_name(settings):
+                    # One made by an earlier version lacks the larger message size.
+                    resource = ConfigResource(
+                        ConfigResourceType.TOPIC, topic.name, configs=CHANGELOG_CONFIGS
+                    )
+                    await admin.alter_configs([resource])
     finally:
         await admin.close()
     wanted = {t.name for t in internal_topics(settings)}

@@ -8,7 +8,8 @@ never double.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -21,27 +22,19 @@ from streams.core import kpis
 from streams.core.aggregator import Aggregator
 from streams.core.kpis import Figures
 
+if TYPE_CHECKING:
+    from streams.detect.durable import DurableDetector
+
 LagSource = Callable[[], dict[tuple[str, int], int]]
-StallSource = Callable[[], dict[tuple[str, str, str], int]]
-
-
-def no_stalls() -> dict[tuple[str, str, str], int]:
-    """Until a detector is wired in: every kind x province exported as not stalled."""
-    return {(kind, code, ""): 0 for kind in KINDS for code in all_provinces()}
+DetectorSource = Callable[[], "DurableDetector | None"]
 
 
 class StateCollector(Collector):
     """Exports the counters held by an `Aggregator` (all partitions this worker owns)."""
 
-    def __init__(
-        self,
-        aggregator: Aggregator,
-        lag: LagSource | None = None,
-        stalls: StallSource = no_stalls,
-    ) -> None:
+    def __init__(self, aggregator: Aggregator, lag: LagSource | None = None) -> None:
         self._agg = aggregator
         self._lag = lag
-        self._stalls = stalls
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         agg = self._agg
@@ -103,15 +96,6 @@ class StateCollector(Collector):
             feed.add_metric([kind, source], ts)
         yield feed
 
-        stalled = GaugeMetricFamily(
-            "civicpulse_stalled",
-            '1 while a stall alert is open for the locality (ward="" for a province), else 0.',
-            labels=["kind", "province", "ward"],
-        )
-        for (kind, province, ward), v in sorted(self._stalls().items()):
-            stalled.add_metric([kind, province, ward], v)
-        yield stalled
-
         info = GaugeMetricFamily(
             "civicpulse_locality_info",
             "Always 1: joins province codes to names in dashboards.",
@@ -139,6 +123,70 @@ class StateCollector(Collector):
             for (topic, partition), n in sorted(self._lag().items()):
                 lag.add_metric([topic, str(partition)], n)
             yield lag
+
+
+class DetectionCollector(Collector):
+    """Exports the detector's open alerts and its progress, read at scrape time.
+
+    `civicpulse_stalled` has a 0 series for every kind x province, and for every commune once
+    stalled in this process, so that a closed stall reads 0 rather than vanishing."""
+
+    def __init__(self, detector: DetectorSource, feeds: Callable[[], Iterable[tuple[str, str]]]):
+        self._detector = detector
+        self._feeds = feeds
+        self._seen: set[tuple[str, str, str]] = {
+            (kind, code, "") for kind in KINDS for code in all_provinces()
+        }
+        self._seen_feeds: set[tuple[str, str]] = set()
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        durable = self._detector()
+        det = durable.detector if durable is not None else None
+        open_stalls = det.open_stalls() if det is not None else set()
+        self._seen |= open_stalls
+        stalled = GaugeMetricFamily(
+            "civicpulse_stalled",
+            '1 while a stall alert is open for the locality (ward="" for a province), else 0.',
+            labels=["kind", "province", "ward"],
+        )
+        for locality in sorted(self._seen):
+            stalled.add_metric(list(locality), 1 if locality in open_stalls else 0)
+        yield stalled
+
+        outages = det.open_outages() if det is not None else set()
+        self._seen_feeds |= outages | set(self._feeds())
+        outage = GaugeMetricFamily(
+            "civicpulse_feed_outage",
+            "1 while a feed outage alert is open for the feed (kind, source), else 0.",
+            labels=["kind", "source"],
+        )
+        for feed in sorted(self._seen_feeds):
+            outage.add_metric(list(feed), 1 if feed in outages else 0)
+        yield outage
+
+        alerts = CounterMetricFamily(
+            "civicpulse_alerts",
+            "Alerts raised by the detector since the stream began (durable).",
+            labels=["kind", "signal", "severity"],
+        )
+        if durable is not None:
+            for (kind, signal, severity), n in sorted(durable.alerts_total.items()):
+                alerts.add_metric([kind, signal, severity], n)
+        yield alerts
+
+        enabled = GaugeMetricFamily(
+            "civicpulse_detector_enabled",
+            "1 while this worker runs detection (it needs every partition), else 0.",
+        )
+        enabled.add_metric([], 1 if det is not None else 0)
+        yield enabled
+        if det is not None:
+            wm = GaugeMetricFamily(
+                "civicpulse_detector_watermark_seconds",
+                "Event time up to which the detector has judged, Unix seconds.",
+            )
+            wm.add_metric([], det.watermark)
+            yield wm
 
 
 class PipelineMetrics:

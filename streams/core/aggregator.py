@@ -26,6 +26,9 @@ class BatchResult:
 
     dead_letters: list[bytes] = field(default_factory=list)  # encoded, already masked
     counted: list[Accepted] = field(default_factory=list)  # newly counted distinct events
+    # Every event that is the first copy of its id, counted now or already held (re-sent after
+    # a crash): the detector, whose durable state moves separately, filters these by offset.
+    first_copies: list[Accepted] = field(default_factory=list)
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
@@ -236,6 +239,7 @@ class Aggregator:
                 claims[event_id] = (topic, partition, offset, ts)
                 new_claims.append((event_id, ts, offset))
                 self._expiry[day_start(ts)].append(event_id)
+            result.first_copies.append(ev)
 
             province, ward = ev.province, ev.ward
             cls = classify(ev.attrs)

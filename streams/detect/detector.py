@@ -83,6 +83,77 @@ _INDEX: Final = {kind: {c: i for i, c in enumerate(cs)} for kind, cs in COMPONEN
 _LEAD: Final = 12
 
 
+BinKey = tuple[str, str, int, int, str]  # province, ward or "", hour, component, source
+
+
+class Binned:
+    """Detector input of some events: counts per (kind, bin), newest event time per feed.
+
+    Merging two `Binned` (`merge`) then observing is the same as observing both: the worker
+    bins each batch as it comes and hands the detector one `Binned` per group."""
+
+    __slots__ = ("bins", "newest")
+
+    def __init__(self) -> None:
+        self.bins: dict[str, dict[BinKey, int]] = {}
+        self.newest: dict[tuple[str, str], float] = {}
+
+    def __bool__(self) -> bool:
+        return any(self.bins.values())
+
+    def merge(self, other: Binned) -> None:
+        for kind, bins in other.bins.items():
+            mine = self.bins.setdefault(kind, {})
+            get = mine.get
+            for key, n in bins.items():
+                mine[key] = get(key, 0) + n
+        for fk, ts in other.newest.items():
+            if ts > self.newest.get(fk, 0.0):
+                self.newest[fk] = ts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bins": {kind: [[*key, n] for key, n in b.items()] for kind, b in self.bins.items()},
+            "newest": [[kind, source, ts] for (kind, source), ts in self.newest.items()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Binned:
+        out = cls()
+        try:
+            out.bins = {
+                str(kind): {(str(p), str(w), int(h), int(c), str(s)): int(n)
+                            for p, w, h, c, s, n in rows}
+                for kind, rows in data["bins"].items()
+            }  # fmt: skip
+            out.newest = {(str(k), str(s)): float(ts) for k, s, ts in data["newest"]}
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise StateError(f"inconsistent detector input: {exc}") from exc
+        return out
+
+
+def bin_rows(kind: str, rows: Iterable[tuple[str, str, float, str, str]]) -> Binned:
+    """Bin events of one kind, (province, ward or "", ts, class, source) each, by hour."""
+    out = Binned()
+    index = _INDEX.get(kind)
+    if index is None:
+        return out
+    bins: dict[BinKey, int] = out.bins.setdefault(kind, {})
+    newest = out.newest
+    get = bins.get
+    for province, ward, ts, cls, source in rows:
+        key = (province, ward, int(ts // HOUR), index.get(cls, 0), source)
+        bins[key] = get(key, 0) + 1
+        if ts > newest.get((kind, source), 0.0):
+            newest[(kind, source)] = ts
+    return out
+
+
+def bin_accepted(kind: str, events: Iterable[Accepted]) -> Binned:
+    """`bin_rows` of the aggregator's accepted events."""
+    return bin_rows(kind, ((e.province, e.ward, e.ts, classify(e.attrs), e.source) for e in events))
+
+
 class Detector:
     """Stall and outage detection over counted events. See the module docstring.
 
@@ -128,17 +199,23 @@ class Detector:
 
         Events are binned here and applied to the series when time next moves (`advance`), so
         the per-event work is one dictionary update."""
-        index = _INDEX.get(kind)
-        if index is None:
-            return
-        pending = self._pending.setdefault(kind, {})
+        if kind in _INDEX:
+            self.observe_binned(bin_rows(kind, rows))
+
+    def observe_binned(self, binned: Binned) -> None:
+        """Count events already binned by `bin_rows` (or read back from a saved delta).
+
+        The worker logs each group's `Binned` input and replays it after a crash: the same
+        calls in the same order rebuild the same state as the original run."""
+        for kind, bins in binned.bins.items():
+            pending = self._pending.setdefault(kind, {})
+            get = pending.get
+            for key, n in bins.items():
+                pending[key] = get(key, 0) + n
         newest = self._newest
-        get = pending.get
-        for province, ward, ts, cls, source in rows:
-            key = (province, ward, int(ts // HOUR), index.get(cls, 0), source)
-            pending[key] = get(key, 0) + 1
-            if ts > newest.get((kind, source), 0.0):
-                newest[(kind, source)] = ts
+        for fk, ts in binned.newest.items():
+            if ts > newest.get(fk, 0.0):
+                newest[fk] = ts
 
     def _flush(self) -> None:
         """Apply the binned events to the series (oldest hours first)."""

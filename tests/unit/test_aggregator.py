@@ -34,6 +34,7 @@ def feed(
         result = agg.apply(packing.decode(message))
         total.dead_letters += result.dead_letters
         total.counted += result.counted
+        total.first_copies += result.first_copies
         total.accepted += result.accepted
         total.duplicates += result.duplicates
         total.rejected += result.rejected
@@ -273,3 +274,27 @@ def test_counted_lists_each_distinct_event_once_even_when_resent() -> None:
     assert [ev.offset for ev in first.counted] == [0, 1]
     assert first.counted[0].attrs == {"level": 2}
     assert feed(agg, ID, lines).counted == []
+
+
+def test_first_copies_are_reported_again_when_resent_and_duplicates_never() -> None:
+    """The detector's state moves separately from the counters: after a crash it needs the
+    first copies of re-sent records even when the counters already hold them."""
+    agg = new_agg()
+    lines = [event_bytes(), event_bytes(), b"{"]
+    lines.append(lines[0])  # a duplicate of offset 0
+    first = feed(agg, ID, lines)
+    assert [ev.offset for ev in first.first_copies] == [0, 1]
+    again = feed(agg, ID, lines)
+    assert again.counted == []
+    assert [ev.offset for ev in again.first_copies] == [0, 1]
+    # a crash that lost the claims but kept the totals: still first copies, still not counted
+    durable: dict[str, bytes | None] = {}
+    persist(agg, durable)
+    recovered = new_agg()
+    for key, value in durable.items():
+        if "|ids|" not in key:
+            recovered.load(key, value)
+    resent = feed(recovered, ID, lines)
+    assert resent.counted == []
+    assert [ev.offset for ev in resent.first_copies] == [0, 1]
+    assert resent.duplicates == 1
