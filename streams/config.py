@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         None, description="operator's reference data (denominators, targets) over the defaults"
     )
     kpi_refresh_s: float = Field(15.0, gt=0, description="seconds a KPI snapshot is reused")
+    sync_horizon_s: float = Field(
+        300.0,
+        gt=0,
+        description="event-time seconds a source partition may run ahead of the slowest one "
+        "with data left to read; keep it below the detector's allowed lateness (900 s)",
+    )
     detect: bool = Field(
         True, description="run stall and outage detection (needs every partition in one worker)"
     )

@@ -18,6 +18,7 @@ from aiokafka.errors import CommitFailedError
 from schemas.topics import KIND_BY_TOPIC
 from streams.config import Settings
 from streams.core import packing
+from streams.core.timesync import TimeSync
 from streams.internal_topics import batch_topic_name
 from streams.metrics import PipelineMetrics
 
@@ -32,6 +33,8 @@ class Ingest:
         self._metrics = metrics
         self._topic = batch_topic_name(settings)
         self._consumer: AIOKafkaConsumer | None = None
+        self._sync = TimeSync(settings.sync_horizon_s)
+        self._next: dict[TopicPartition, int] = {}  # next offset to fetch, per partition
 
     def highwaters(self) -> dict[tuple[str, int], int]:
         """Source high watermarks of the partitions this process ingests (for lag)."""
@@ -57,7 +60,8 @@ class Ingest:
             auto_offset_reset="earliest",
             max_poll_records=s.batch_max,
             fetch_max_bytes=64 * 1024 * 1024,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
+            # Bounds how far one fetch can take a partition ahead of the others (`timesync`).
+            max_partition_fetch_bytes=2 * 1024 * 1024,
             **kwargs,
         )
         producer = AIOKafkaProducer(
@@ -76,12 +80,24 @@ class Ingest:
         try:
             while True:
                 fetched = await consumer.getmany(timeout_ms=500, max_records=s.batch_max)
-                if fetched:
-                    await self._forward(fetched, producer, consumer)
+                await self._forward(fetched, producer, consumer)
         finally:
             self._consumer = None
             await consumer.stop()
             await producer.stop()
+
+    async def _pending(self, consumer: AIOKafkaConsumer) -> list[tuple[str, int]]:
+        """Partitions whose broker holds records this process has not fetched yet."""
+        out = []
+        for tp in consumer.assignment():
+            hw = consumer.highwater(tp)
+            if hw is None:
+                continue
+            if tp not in self._next:
+                self._next[tp] = await consumer.position(tp)
+            if hw > self._next[tp]:
+                out.append((tp.topic, tp.partition))
+        return out
 
     async def _forward(
         self,
@@ -91,16 +107,28 @@ class Ingest:
     ) -> None:
         started = time.perf_counter()
         now = time.time()
+        sync = self._sync
+        for tp, messages in fetched.items():
+            records = [(m.offset, m.value if m.value is not None else b"") for m in messages]
+            sync.add(packing.pack(tp.topic, tp.partition, KIND_BY_TOPIC[tp.topic], records, now))
+            self._next[tp] = messages[-1].offset + 1
+        assigned = consumer.assignment()
+        sync.keep({(tp.topic, tp.partition) for tp in assigned})  # after a rebalance
+        released = sync.release(await self._pending(consumer))
+        holding = sync.holding()
+        paused = {tp for tp in assigned if (tp.topic, tp.partition) in holding}
+        consumer.pause(*paused)
+        consumer.resume(*(assigned - paused))
+        if not released:
+            return
         sends = []
         commit: dict[TopicPartition, int] = {}
         count = 0
-        for tp, messages in fetched.items():
-            records = [(m.offset, m.value if m.value is not None else b"") for m in messages]
-            count += len(records)
-            batch = packing.pack(tp.topic, tp.partition, KIND_BY_TOPIC[tp.topic], records, now)
+        for batch in released:
+            count += len(batch.accepted) + len(batch.rejected)
             for payload in packing.encode(batch):
-                sends.append(await producer.send(self._topic, payload, partition=tp.partition))
-            commit[tp] = messages[-1].offset + 1
+                sends.append(await producer.send(self._topic, payload, partition=batch.partition))
+            commit[TopicPartition(batch.topic, batch.partition)] = batch.last_offset + 1
         await asyncio.gather(*sends)  # raises if any send failed: nothing is committed then
         try:
             await consumer.commit(commit)

@@ -1,0 +1,108 @@
+"""Stage 1's event-time synchronisation: partitions move together, nothing is lost or repeated,
+and a silent partition does not hold the others back."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from streams.core.packing import Accepted, PackedBatch, Rejected
+from streams.core.timesync import TimeSync
+
+HOUR = 3600.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def batch(
+    topic: str, events: list[tuple[int, float]], rejects: tuple[int, ...] = ()
+) -> PackedBatch:
+    return PackedBatch(
+        topic,
+        0,
+        [Accepted(o, f"{topic}{o}", ts, "38", "", "src", {}) for o, ts in events],
+        [Rejected(o, "MALFORMED_JSON", b"{}") for o in rejects],
+    )
+
+
+def test_a_partition_ahead_waits_for_the_slow_one() -> None:
+    clock = Clock()
+    sync = TimeSync(horizon=300, clock=clock)
+    sync.add(batch("fast", [(i, i * 600.0) for i in range(48)]))  # 8 hours
+    assert sync.release([("slow", 0)]) == []  # the slow partition has data nobody fetched yet
+    assert sync.holding() == {("fast", 0)}
+    sync.add(batch("slow", [(0, 0.0), (1, 1200.0)]))
+    out = sync.release([("slow", 0)])  # more of "slow" is still in the broker
+    released: dict[str, list[float]] = {}
+    for b in out:
+        released.setdefault(b.topic, []).extend(a.ts for a in b.accepted)
+    assert released == {"fast": [0.0, 600.0, 1200.0], "slow": [0.0, 1200.0]}
+    assert sync.holding() == {("fast", 0)}
+
+
+def test_a_caught_up_or_silent_partition_does_not_hold_the_others() -> None:
+    clock = Clock()
+    sync = TimeSync(horizon=300, idle_s=5, clock=clock)
+    sync.add(batch("fast", [(i, i * 600.0) for i in range(10)]))
+    assert [len(b.accepted) for b in sync.release([])] == [10]  # nobody else has data
+    sync.add(batch("fast", [(10, 6000.0)]))
+    assert sync.release([("stuck", 0)]) == []
+    clock.now = 6.0  # "stuck" has not delivered anything for longer than idle_s
+    assert [b.accepted[0].offset for b in sync.release([("stuck", 0)])] == [10]
+
+
+def test_rejects_travel_with_their_neighbours() -> None:
+    sync = TimeSync(horizon=300, clock=Clock())
+    sync.add(batch("a", [(0, 0.0), (2, 10 * HOUR)], rejects=(1, 3)))
+    sync.add(batch("b", [(0, 0.0)]))
+    out = {b.topic: b for b in sync.release([("b", 0)])}
+    assert [r.offset for r in out["a"].rejected] == [1]
+    assert [a.offset for a in out["a"].accepted] == [0]
+    rest = sync.release([])
+    [tail] = [b for b in rest if b.topic == "a"]
+    assert ([a.offset for a in tail.accepted], [r.offset for r in tail.rejected]) == ([2], [3])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_fetches_release_everything_once_in_event_time_step(seed: int) -> None:
+    rng = random.Random(seed)
+    clock = Clock()
+    horizon = 300.0
+    sync = TimeSync(horizon=horizon, clock=clock)
+    # Three partitions of different densities over two days, each in time order.
+    logs = {
+        t: sorted(rng.uniform(0, 48 * HOUR) for _ in range(n))
+        for t, n in (("a", 3000), ("b", 300), ("c", 40))
+    }
+    fetched = dict.fromkeys(logs, 0)
+    released: dict[str, list[int]] = {t: [] for t in logs}
+    newest = -math.inf
+    for _round in range(100_000):
+        if all(fetched[t] == len(logs[t]) for t in logs) and not sync.holding():
+            break
+        clock.now += 0.01
+        for t, ts in logs.items():
+            if (t, 0) in sync.holding() or fetched[t] == len(ts):
+                continue  # paused, or nothing left
+            n = rng.randint(1, 800)  # a fetch: up to 800 records of the partition
+            first = fetched[t]
+            chunk = list(enumerate(ts[first : first + n], first))
+            fetched[t] += len(chunk)
+            sync.add(batch(t, chunk))
+        pending = [(t, 0) for t in logs if fetched[t] < len(logs[t])]
+        for b in sync.release(pending):
+            for a in b.accepted:
+                # Nothing comes more than the horizon behind what was released before it.
+                assert a.ts >= newest - horizon - 1e-6
+                newest = max(newest, a.ts)
+            released[b.topic] += [a.offset for a in b.accepted]
+    for t, ts in logs.items():
+        assert released[t] == list(range(len(ts)))
