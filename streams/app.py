@@ -6,6 +6,7 @@ Built by a factory (no module-level app) so tests and the CLI create it with the
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -124,11 +125,17 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         alerts_topic=alerts,
         detector_factory=detector_from if settings.detect else None,
         partitions=settings.partitions,
+        floor=lambda: ingest_holder[0].floor() if ingest_holder else -math.inf,
     )
     registry.register(
         DetectionCollector(lambda: pipeline.detector, lambda: aggregator.feed_last_event().keys())
     )
-    ingest = Ingest(settings, pipeline_metrics)
+    # Stage 2's progress paces stage 1 in event time, when this process runs detection.
+    ingest = Ingest(
+        settings,
+        pipeline_metrics,
+        progress=lambda: aggregator.applied_offsets() if pipeline.detector else None,
+    )
     ingest_holder.append(ingest)
 
     @table.on_recover

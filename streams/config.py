@@ -50,10 +50,11 @@ class Settings(BaseSettings):
     )
     kpi_refresh_s: float = Field(15.0, gt=0, description="seconds a KPI snapshot is reused")
     sync_horizon_s: float = Field(
-        300.0,
+        6 * 3600.0,
         gt=0,
+        le=8 * 3600.0,
         description="event-time seconds a source partition may run ahead of the slowest one "
-        "with data left to read; keep it below the detector's allowed lateness (900 s)",
+        "with data on the way; at most 8 h (the detector holds 12 h ahead of its last hour)",
     )
     detect: bool = Field(
         True, description="run stall and outage detection (needs every partition in one worker)"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -28,12 +30,21 @@ log = logging.getLogger(__name__)
 class Ingest:
     """The ingest loop of one worker process (consumer group `<app_id>-ingest`)."""
 
-    def __init__(self, settings: Settings, metrics: PipelineMetrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: PipelineMetrics,
+        progress: Callable[[], Mapping[tuple[str, int], int] | None] = lambda: None,
+    ) -> None:
+        """`progress`: the highest source offset stage 2 has applied per partition, or None
+        when stage 2 of these partitions may run in another process (see `timesync`)."""
         self._settings = settings
+        self._progress = progress
         self._metrics = metrics
         self._topic = batch_topic_name(settings)
         self._consumer: AIOKafkaConsumer | None = None
         self._sync = TimeSync(settings.sync_horizon_s)
+        self._floor = -math.inf  # nothing is known before the first fetch
         self._next: dict[TopicPartition, int] = {}  # next offset to fetch, per partition
 
     def highwaters(self) -> dict[tuple[str, int], int]:
@@ -79,12 +90,18 @@ class Ingest:
         log.info("ingest started: %s -> %s", ", ".join(KIND_BY_TOPIC), self._topic)
         try:
             while True:
-                fetched = await consumer.getmany(timeout_ms=500, max_records=s.batch_max)
+                wait = 50 if self._sync.waiting() else 500  # held records: look again soon
+                fetched = await consumer.getmany(timeout_ms=wait, max_records=s.batch_max)
                 await self._forward(fetched, producer, consumer)
         finally:
             self._consumer = None
             await consumer.stop()
             await producer.stop()
+
+    def floor(self) -> float:
+        """The earliest event time stage 2 may still receive (as of the last fetch): the
+        detector's watermark stays behind it, so that no partition's events come too late."""
+        return self._floor
 
     async def _pending(self, consumer: AIOKafkaConsumer) -> list[tuple[str, int]]:
         """Partitions whose broker holds records this process has not fetched yet."""
@@ -114,7 +131,10 @@ class Ingest:
             self._next[tp] = messages[-1].offset + 1
         assigned = consumer.assignment()
         sync.keep({(tp.topic, tp.partition) for tp in assigned})  # after a rebalance
-        released = sync.release(await self._pending(consumer))
+        pending, applied = await self._pending(consumer), self._progress()
+        released = sync.release(pending, applied)
+        if applied is not None:
+            self._floor = min(sync.marks(pending, applied).values(), default=math.inf)
         holding = sync.holding()
         paused = {tp for tp in assigned if (tp.topic, tp.partition) in holding}
         consumer.pause(*paused)

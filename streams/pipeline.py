@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -50,6 +51,7 @@ class Pipeline:
         alerts_topic: Any = None,
         detector_factory: DetectorFactory | None = None,
         partitions: int = 1,
+        floor: Callable[[], float] = lambda: math.inf,
     ) -> None:
         self.aggregator = aggregator
         self._table = table
@@ -58,6 +60,7 @@ class Pipeline:
         self._alerts = alerts_topic
         self._detector_factory = detector_factory
         self._partitions = partitions
+        self._floor = floor
         self.detector: DurableDetector | None = None
         self.detection_note = "not started"
 
@@ -133,7 +136,10 @@ class Pipeline:
         writes = self.aggregator.drain_writes()
         if det is not None:
             lateness = det.detector.config.allowed_lateness
-            alerts, det_writes = det.end_group(self.aggregator.max_ts - lateness)
+            # Event time moves to the newest event applied, held back to the slowest partition
+            # with data on the way (`timesync`), less the lateness the detector allows.
+            now = min(self.aggregator.max_ts, self._floor())
+            alerts, det_writes = det.end_group(now - lateness)
             if alerts:
                 # Acknowledged before the state that records them: never lost, maybe repeated.
                 await asyncio.gather(

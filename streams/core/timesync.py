@@ -1,24 +1,31 @@
 """Stage 1 keeps the source partitions in step in event time, so that detection is exact.
 
-Why: the detector judges an hour once the watermark (newest event time less the allowed
-lateness) has passed it. A fetch can bring days of one partition's events while another
-partition still waits in the broker (a replay of history, a worker catching up); left alone,
-the slow partition's events then arrive after their hours were judged. So, as Kafka Streams
-does, a partition runs at most `horizon` seconds of event time ahead of the slowest partition
-that still has data to read. What runs ahead is held here, already validated, and its
-partition is paused; held records are not forwarded, so their offsets are not committed and a
-crash loses nothing.
+Why: the detector judges an hour once the watermark (newest event time applied, less the
+allowed lateness) has passed it. A fetch can bring days of one partition's events while
+another partition still waits in the broker (a replay of history, a worker catching up), and
+Faust reads the partitions of the internal batch topic unevenly as well; left alone, the slow
+partition's events then reach the detector after their hours were judged.
 
-A partition counts as "still has data" when the broker holds records past what was fetched,
-and it delivered something in the last `idle_s` seconds of wall time: a partition that stops
-delivering, or a feed that goes silent, does not hold the others back.
+So, as Kafka Streams does, a partition's records are released to stage 2 only up to `horizon`
+seconds of event time past the slowest *other* partition that still has data on the way. A
+partition's place is the earliest event time stage 2 will still receive from it: the oldest
+released batch not yet applied by stage 2, else its first held record, else (records left in
+the broker) the newest it released. The detector's watermark stays behind the slowest place
+(`floor`), so no partition's events reach it after their hour was judged; the horizon bounds
+how far ahead of its last judged hour the detector must hold events (12 h).
+
+What runs ahead is held here, already validated, and its partition paused; held records are
+not forwarded, so their offsets are not committed and a crash loses nothing. A partition that
+stops delivering for `idle_s` seconds of wall time, or a feed that goes silent, does not hold
+the others back.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 
 from streams.core.packing import PackedBatch
 
@@ -58,6 +65,8 @@ class TimeSync:
         self._held: dict[TP, PackedBatch] = {}
         self._newest: dict[TP, float] = {}  # newest event time released, per partition
         self._heard: dict[TP, float] = {}  # wall time of the last fetch that brought records
+        # released batches stage 2 has not applied yet: (last offset, earliest event time)
+        self._inflight: dict[TP, deque[tuple[int, float]]] = {}
 
     def add(self, batch: PackedBatch) -> None:
         """Records just fetched and validated (offset order, after anything held)."""
@@ -75,32 +84,52 @@ class TimeSync:
         for tp in [tp for tp in self._held if tp not in owned]:
             del self._held[tp]
 
+    def waiting(self) -> bool:
+        """Whether records are held back: then the caller should look again soon."""
+        return bool(self._held)
+
     def holding(self) -> set[TP]:
         """Partitions with records held: not to be fetched from until released."""
         return set(self._held)
 
-    def marks(self, pending: Iterable[TP]) -> dict[TP, float]:
-        """Where each partition that still has data stands in event time (-inf: not known)."""
+    def marks(
+        self, pending: Iterable[TP], applied: Mapping[TP, int] | None = None
+    ) -> dict[TP, float]:
+        """Where each partition with data on the way stands in event time (-inf: not known).
+
+        `applied`: highest source offset stage 2 has applied, per partition."""
         now = self._clock()
-        out = {
-            tp: b.accepted[0].ts if b.accepted else self._newest.get(tp, -math.inf)
-            for tp, b in self._held.items()
-        }
+        out: dict[TP, float] = {}
+        for tp, queue in list(self._inflight.items()):
+            done = applied.get(tp, -1) if applied is not None else math.inf
+            while queue and queue[0][0] <= done:
+                queue.popleft()
+            if queue:
+                out[tp] = queue[0][1]
+            else:
+                del self._inflight[tp]
+        for tp, b in self._held.items():
+            if tp not in out:
+                out[tp] = b.accepted[0].ts if b.accepted else self._newest.get(tp, -math.inf)
         for tp in pending:
             if tp not in out and now - self._heard.get(tp, self._started) < self.idle_s:
                 out[tp] = self._newest.get(tp, -math.inf)
         return out
 
-    def release(self, pending: Iterable[TP]) -> list[PackedBatch]:
+    def release(
+        self, pending: Iterable[TP], applied: Mapping[TP, int] | None = None
+    ) -> list[PackedBatch]:
         """What may go on now: per partition, everything up to `horizon` past the slowest
-        *other* partition that still has data.
+        *other* partition with data on the way.
 
-        `pending`: partitions whose broker holds records not yet fetched. Repeats while the
-        marks move (a late event at the head of a held run drags its mark down for a step)."""
+        `pending`: partitions whose broker holds records not yet fetched. `applied`: stage 2's
+        progress; None when stage 2 of these partitions runs elsewhere (then only what stage 1
+        released counts). Repeats while the marks move (a late event at the head of a held
+        run drags its mark down for one step)."""
         pending = list(pending)
         out: list[PackedBatch] = []
         for _ in range(64):
-            released = self._release_once(self.marks(pending))
+            released = self._release_once(self.marks(pending, applied))
             if not released:
                 break
             out += released
@@ -117,7 +146,9 @@ class TimeSync:
                 out.append(head)
                 if head.accepted:
                     newest = max(a.ts for a in head.accepted)
+                    earliest = min(a.ts for a in head.accepted)
                     self._newest[tp] = max(self._newest.get(tp, newest), newest)
+                    self._inflight.setdefault(tp, deque()).append((head.last_offset, earliest))
             if tail.accepted or tail.rejected:
                 self._held[tp] = tail
             else:

@@ -87,6 +87,8 @@ class DurableDetector:
         """Advance event time after a group; returns the alerts raised and what to persist."""
         binned, self._group = self._group, Binned()
         fed, self._group_fed = self._group_fed, {}
+        # Event time never moves back (advance ignores it) and must stay finite to be logged.
+        watermark = max(watermark, self.detector.watermark)
         if not binned and not fed and watermark <= self.detector.watermark:
             return [], []
         alerts = self._step(binned, watermark)

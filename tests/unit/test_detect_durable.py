@@ -227,3 +227,16 @@ def test_detector_keys_are_told_apart_from_counter_keys() -> None:
     assert all(is_detector_key(k) for k in _keys())
     assert is_detector_key(log_key(1).encode())
     assert not is_detector_key("civic.payments.qr:0|tot|38")
+
+
+def test_an_unknown_watermark_is_logged_as_no_move(world_groups: list[Group]) -> None:
+    """Before the worker knows its slowest partition the watermark is -inf: still restorable."""
+    det = DurableDetector(Detector(), snapshot_every=1e9)
+    store: dict[str, bytes] = {}
+    for group in world_groups[:3]:
+        persist(store, feed(det, group, store)[1])
+    part, events, last = world_groups[3][0]
+    det.observe(TOPIC, part, QR, events, last)
+    persist(store, det.end_group(float("-inf"))[1])
+    restored = DurableDetector.restore(store.items(), make)
+    assert restored.detector.to_bytes() == det.detector.to_bytes()
