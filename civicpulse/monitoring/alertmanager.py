@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from civicpulse.monitoring import yamlio
-from civicpulse.monitoring.alerts import FEED_SILENT, PIPELINE_FAILURES
+from civicpulse.monitoring.alerts import FEED_PROBLEMS, PIPELINE_FAILURES
 from civicpulse.monitoring.calendar import PUBLIC_HOLIDAYS, TET, mute_intervals
 from civicpulse.monitoring.exceptions import MonitoringError, ThresholdsError
 from civicpulse.monitoring.thresholds import Severity, Thresholds
@@ -234,10 +234,11 @@ def route_tree(th: Thresholds, ch: Channels) -> dict[str, Any]:
 
 def inhibit_rules() -> list[dict[str, Any]]:
     failures = "|".join(PIPELINE_FAILURES)
+    feeds = "|".join(FEED_PROBLEMS)
     return [
         {
             # A feed silent everywhere is an outage: the stalls it causes are not news.
-            "source_matchers": [f'alertname="{FEED_SILENT}"'],
+            "source_matchers": [f'alertname=~"{feeds}"'],
             "target_matchers": ['component="stall"'],
             "equal": ["kind"],
         },

@@ -30,12 +30,15 @@ WORKER_JOB: Final = "civicpulse-worker"
 COMMUNE_STALL: Final = "CivicPulseCommuneStall"
 PROVINCE_STALL: Final = "CivicPulseProvinceStall"
 FEED_SILENT: Final = "CivicPulseFeedSilent"
+FEED_OUTAGE: Final = "CivicPulseFeedOutage"
 WORKER_DOWN: Final = "CivicPulseWorkerDown"
 WORKER_ABSENT: Final = "CivicPulseWorkerAbsent"
 PIPELINE_STUCK: Final = "CivicPulsePipelineStuck"
 LAG_GROWING: Final = "CivicPulseConsumerLagGrowing"
 REJECT_SPIKE: Final = "CivicPulseRejectSpike"
 
+# Alerts that mean "a feed is out": they silence the stall alerts of its kind.
+FEED_PROBLEMS: Final = (FEED_SILENT, FEED_OUTAGE)
 # Alerts that mean "the monitor itself is blind": they silence stall and feed alerts.
 PIPELINE_FAILURES: Final = (WORKER_DOWN, WORKER_ABSENT, PIPELINE_STUCK)
 
@@ -300,6 +303,26 @@ def feed_alerts(th: Thresholds) -> list[AlertSpec]:
                 extra_labels={"kind": kind},
             )
         )
+    out.append(
+        AlertSpec(
+            name=FEED_OUTAGE,
+            group="civicpulse-feeds",
+            expr="max by (kind, source) (civicpulse_feed_outage) == 1",
+            for_="0m",
+            severity="critical",
+            component="feed",
+            summary="Feed {{ $labels.kind }} from {{ $labels.source }} out (detector)",
+            description=(
+                "The stall detector judges the {{ $labels.kind }} feed from "
+                "{{ $labels.source }} out, in event time: far fewer events than its seasonal "
+                "expectation across the whole country at once while other feeds keep time "
+                "moving. It also fires in a replay of history, where wall-clock silence "
+                "(CivicPulseFeedSilent) cannot. Stall alerts of this kind are inhibited while "
+                "it lasts; the alert itself is in civic.alerts (signal feed_outage)."
+            ),
+            dashboard=DASH_PIPELINE,
+        )
+    )
     return out
 
 

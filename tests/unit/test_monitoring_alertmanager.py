@@ -67,7 +67,7 @@ def test_grouping_is_one_notification_per_problem(config: dict[str, Any]) -> Non
 def test_inhibition(config: dict[str, Any]) -> None:
     rules = config["inhibit_rules"]
     assert {
-        "source_matchers": ['alertname="CivicPulseFeedSilent"'],
+        "source_matchers": ['alertname=~"CivicPulseFeedSilent|CivicPulseFeedOutage"'],
         "target_matchers": ['component="stall"'],
         "equal": ["kind"],
     } in rules
