@@ -34,6 +34,11 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--bootstrap", help="use this broker instead of starting one")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--no-detect",
+        action="store_true",
+        help="run the worker without the detector, to see its cost",
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="civicpulse-bench-") as tmp:
@@ -44,13 +49,13 @@ def main() -> None:
             port, cport = free_ports(2)
             bootstrap = kafka_local.up(broker_dir, port=port, controller_port=cport).bootstrap
         try:
-            run(bootstrap, args.events, args.seed, work)
+            run(bootstrap, args.events, args.seed, work, detect=not args.no_detect)
         finally:
             if args.bootstrap is None:
                 kafka_local.down(broker_dir)
 
 
-def run(bootstrap: str, n: int, seed: int, work: Path) -> None:
+def run(bootstrap: str, n: int, seed: int, work: Path, detect: bool = True) -> None:
     asyncio.run(recreate_topics(bootstrap, load_topics()))
     log = work / "events.jsonl"
     cfg = SyntheticConfig(seed=seed, duplicate_rate=0.01, late_rate=0.01, malformed_rate=0.005)
@@ -62,6 +67,7 @@ def run(bootstrap: str, n: int, seed: int, work: Path) -> None:
     replay_rate = summary.sent / summary.elapsed_s
 
     worker = Worker(bootstrap, f"civicpulse-bench{uuid.uuid4().hex[:6]}", free_ports(1)[0], work)
+    worker.env["CIVICPULSE_DETECT"] = "true" if detect else "false"
     started = time.perf_counter()
     worker.start()
     assert worker.proc is not None
@@ -92,6 +98,7 @@ def run(bootstrap: str, n: int, seed: int, work: Path) -> None:
     steady = truth.lines / (finished - first_at)
     overall = truth.lines / (finished - started)
     print(f"events in log          {truth.lines:>12,}  (generated in {gen_s:.1f}s)")
+    print(f"detection              {'on' if detect else 'off':>12}")
     print(f"replay                 {replay_rate:>12,.0f} events/s  ({summary.elapsed_s:.1f}s)")
     print(f"worker, steady         {steady:>12,.0f} events/s  (first to last accounted)")
     print(f"worker, incl. start-up {overall:>12,.0f} events/s  ({finished - started:.1f}s)")
