@@ -147,6 +147,13 @@ class DetectorConfig:
     steady_lag_days: int = 0
     steady_min_days: int = 1
     steady_decline_min_days: int = 3
+    # ... and over more days than the others: a round's bank transfers land on one or two days a
+    # month, 28 to 32 days after the previous round's (36 to 49 around Tết). Learnt over 28 days,
+    # the previous round had nearly always just left the baseline when the next one landed: the
+    # bank share was unknown on the bank days, so neither a missing batch (but by the first-round
+    # rule) nor a cashless regression could be judged against it. The daily ring holds
+    # `DAY_RING` days: at most `DAY_RING - 1` closed ones.
+    steady_baseline_days: int = DAY_RING - 1
     # Kinds with campaign bursts (community teams): a parent is judged without its bursting
     # children's excess, so their siblings do not look stalled next to them.
     burst_kinds: tuple[str, ...] = ("identity.activation",)

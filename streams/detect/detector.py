@@ -2,7 +2,8 @@
 
 How it judges a locality. A commune is compared with its province, a province with the nation,
 hour by hour: its expected count over a window is its *share* of its parent's count over the same
-window, the share being learnt over the last four weeks of closed days. Weekends, public
+window, the share being learnt over the last four weeks of closed days (welfare: the last 34,
+so that the previous monthly round is still in it when the next one lands). Weekends, public
 holidays, Tết, office hours and the monthly disbursement days move a commune and its province
 together, so the calendar cancels out; a province that stalls as a whole does not page for each
 of its communes (they keep their share of it); a feed outage empties parent and child together
@@ -608,24 +609,26 @@ class Detector:
         if cell.steady:
             lag, min_days = cfg.steady_lag_days, cfg.steady_min_days
             old_min = cfg.steady_decline_min_days
+            span = min(cfg.steady_baseline_days, DAY_RING - 1)
         else:
             lag, min_days = cfg.baseline_lag_days, cfg.baseline_min_days
             old_min = cfg.decline_min_days
-        recent = self._learn(cell, parent, today - lag, min_days)
+            span = cfg.baseline_days
+        recent = self._learn(cell, parent, today - lag, min_days, span)
         if recent is None:
             cell.s, cell.nbdays = None, 0
         else:
             cell.s, cell.nbase, cell.nbdays = recent
-        old = self._learn(cell, parent, today - cfg.decline_lag_days, old_min)
+        old = self._learn(cell, parent, today - cfg.decline_lag_days, old_min, span)
         cell.s_old = None if old is None else old[0]
 
     def _learn(
-        self, cell: Cell, parent: Cell, last: int, min_days: int
+        self, cell: Cell, parent: Cell, last: int, min_days: int, span: int
     ) -> tuple[list[float], list[float], int] | None:
         cfg = self.config
         nc = cell.ncomp
         days = []
-        for d in range(last - cfg.baseline_days + 1, last + 1):
+        for d in range(last - span + 1, last + 1):
             if d in cell.excl:
                 continue
             own, par = cell.day(d), parent.day(d)

@@ -266,6 +266,40 @@ def test_a_missing_batch_is_found() -> None:
     assert [(a.ward_code, a.signal) for a in found] == [(BIG, "missing_batch")]
 
 
+def test_a_cashless_regression_of_the_next_monthly_round_is_found() -> None:
+    """Bank transfers land on one day a month (the 3rd), cash over the round's days: a round's
+    bank share is learnt from the previous round, 31 days earlier (a 28-day baseline had always
+    just forgotten it: no cashless regression could ever be judged)."""
+
+    def payment_days(day: date) -> float:
+        return 1.0 if 3 <= day.day <= 9 and day.weekday() != 6 else 0.0
+
+    world = World(kind=WELFARE, per_day=400, profile=OFFICE, day_factor=payment_days)
+    original = world.events
+    seen: dict[str, int] = {}
+
+    def events(days: float) -> Iterator[tuple[float, list[tuple[str, str, float, str]]]]:
+        for hour_end, rows in original(days):
+            bank_day = datetime.fromtimestamp(hour_end - 3600, VN_TZ).day == 3
+            out = []
+            for p, w, t, _c in rows:
+                # half the payments of the bank day go to accounts; in April, a tenth in BIG
+                seen[w] = i = seen.get(w, 0) + 1
+                bank = bank_day and i % (10 if w == BIG and t >= ts(29) else 2) == 0
+                if bank and w == SMALL and t >= ts(29):
+                    continue  # and SMALL's April batch never arrives
+                out.append((p, w, t, "pension.bank_account" if bank else "pension.cash"))
+            yield hour_end, out
+
+    world.events = events  # type: ignore[method-assign]
+    _det, alerts = run(world, 36)
+    found = sorted((a.ward_code or "", a.signal) for a in stalls(alerts))
+    assert found == sorted([(BIG, "cashless_share_regression"), (SMALL, "missing_batch")]), [
+        a.to_contract() for a in alerts
+    ]
+    assert all(ts(31) <= a.detected_at <= ts(32) for a in alerts)
+
+
 def test_an_online_share_regression_is_found() -> None:
     def classes(ward: str, i: int) -> str:
         return "online" if i % 5 < 3 else "counter"  # 60 % online

@@ -1,8 +1,11 @@
 """Scenario-level quality floor: a calibrated simulation with injected stalls, through the whole
 backtest pipeline (validate, dedup and count, detect), scored against its ground truth.
 
-Small enough for CI (15 % of the calibrated volumes, three feeds, ten days); the floor is the
-one docs/detection.md reports for unseen scenarios, so a regression cannot pass silently.
+Small enough for CI (15 % of the calibrated volumes, three feeds, ten days). Every episode here
+is observable and judgeable, and today all seven are found with no false alert (recall and
+precision 1.0): the floor lets one episode or one false alert go, no more, so a regression cannot
+pass silently. The figures on random scenarios (recall over all episodes, unseen seeds) are in
+docs/detection.md.
 """
 
 from __future__ import annotations
