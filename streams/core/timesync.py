@@ -65,7 +65,7 @@ class TimeSync:
         self._held: dict[TP, PackedBatch] = {}
         self._newest: dict[TP, float] = {}  # newest event time released, per partition
         self._heard: dict[TP, float] = {}  # wall time of the last fetch that brought records
-        # released batches stage 2 has not applied yet: (last offset, earliest event time)
+        # released batches stage 2 has not applied yet: (last offset, where they start)
         self._inflight: dict[TP, deque[tuple[int, float]]] = {}
 
     def add(self, batch: PackedBatch) -> None:
@@ -146,7 +146,10 @@ class TimeSync:
                 out.append(head)
                 if head.accepted:
                     newest = max(a.ts for a in head.accepted)
-                    earliest = min(a.ts for a in head.accepted)
+                    # Where the batch starts in event time, robust to its few late events: a
+                    # late event (hours old) as the mark would stall every other partition.
+                    times = sorted(a.ts for a in head.accepted)
+                    earliest = times[len(times) // 20]
                     self._newest[tp] = max(self._newest.get(tp, newest), newest)
                     self._inflight.setdefault(tp, deque()).append((head.last_offset, earliest))
             if tail.accepted or tail.rejected:
