@@ -135,6 +135,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         settings,
         pipeline_metrics,
         progress=lambda: aggregator.applied_offsets() if pipeline.detector else None,
+        newest=aggregator.newest_by_partition,
     )
     ingest_holder.append(ingest)
 

@@ -35,11 +35,15 @@ class Ingest:
         settings: Settings,
         metrics: PipelineMetrics,
         progress: Callable[[], Mapping[tuple[str, int], int] | None] = lambda: None,
+        newest: Callable[[], Mapping[tuple[str, int], float]] = dict,
     ) -> None:
         """`progress`: the highest source offset stage 2 has applied per partition, or None
-        when stage 2 of these partitions may run in another process (see `timesync`)."""
+        when stage 2 of these partitions may run in another process (see `timesync`);
+        `newest`: the newest event time stage 2 has applied per partition."""
         self._settings = settings
         self._progress = progress
+        self._newest = newest
+        self._resumed: dict[TopicPartition, int] = {}  # first offset this process fetches
         self._metrics = metrics
         self._topic = batch_topic_name(settings)
         self._consumer: AIOKafkaConsumer | None = None
@@ -103,6 +107,20 @@ class Ingest:
         detector's watermark stays behind it, so that no partition's events come too late."""
         return self._floor
 
+    def _backlog(
+        self, applied: Mapping[tuple[str, int], int] | None
+    ) -> dict[tuple[str, int], float]:
+        """Partitions whose records an earlier process released and stage 2 has not applied yet
+        (after a restart): they stand where stage 2 has got to in them."""
+        if applied is None:
+            return {}
+        newest = self._newest()
+        return {
+            (tp.topic, tp.partition): newest.get((tp.topic, tp.partition), -math.inf)
+            for tp, first in self._resumed.items()
+            if applied.get((tp.topic, tp.partition), -1) < first - 1
+        }
+
     async def _pending(self, consumer: AIOKafkaConsumer) -> list[tuple[str, int]]:
         """Partitions whose broker holds records this process has not fetched yet."""
         out = []
@@ -126,15 +144,23 @@ class Ingest:
         now = time.time()
         sync = self._sync
         for tp, messages in fetched.items():
+            self._resumed.setdefault(tp, messages[0].offset)
             records = [(m.offset, m.value if m.value is not None else b"") for m in messages]
             sync.add(packing.pack(tp.topic, tp.partition, KIND_BY_TOPIC[tp.topic], records, now))
             self._next[tp] = messages[-1].offset + 1
         assigned = consumer.assignment()
         sync.keep({(tp.topic, tp.partition) for tp in assigned})  # after a rebalance
+        for tp in assigned:
+            if tp not in self._resumed:
+                self._resumed[tp] = await consumer.position(tp)
         pending, applied = await self._pending(consumer), self._progress()
-        released = sync.release(pending, applied)
+        backlog = self._backlog(applied)
+        released = sync.release(pending, applied, backlog)
         if applied is not None:
-            self._floor = min(sync.marks(pending, applied).values(), default=math.inf)
+            known = all(consumer.highwater(tp) is not None for tp in assigned) and assigned
+            marks = sync.marks(pending, applied, backlog).values()
+            # Until every partition has been heard of, nothing is known about the slowest.
+            self._floor = min(marks, default=math.inf) if known else -math.inf
         holding = sync.holding()
         paused = {tp for tp in assigned if (tp.topic, tp.partition) in holding}
         consumer.pause(*paused)

@@ -404,6 +404,12 @@ class Aggregator:
         days = [d for st in self._states() for (_, d) in st.days if d >= since]
         return min(days, default=None)
 
+    def newest_by_partition(self) -> dict[tuple[str, int], float]:
+        """Newest event time applied, per topic-partition (where its stream has got to)."""
+        return {
+            tp: max(st.feed.by.values(), default=float("-inf")) for tp, st in self._parts.items()
+        }
+
     def applied_offsets(self) -> dict[tuple[str, int], int]:
         """Highest offset reflected in any entry, per topic-partition (for lag)."""
         out: dict[tuple[str, int], int] = {}

@@ -93,19 +93,24 @@ class TimeSync:
         return set(self._held)
 
     def marks(
-        self, pending: Iterable[TP], applied: Mapping[TP, int] | None = None
+        self,
+        pending: Iterable[TP],
+        applied: Mapping[TP, int] | None = None,
+        backlog: Mapping[TP, float] | None = None,
     ) -> dict[TP, float]:
         """Where each partition with data on the way stands in event time (-inf: not known).
 
-        `applied`: highest source offset stage 2 has applied, per partition."""
+        `applied`: highest source offset stage 2 has applied, per partition. `backlog`: the
+        place of partitions with records released by an earlier process and not yet applied
+        (after a restart), which this process cannot see otherwise."""
         now = self._clock()
-        out: dict[TP, float] = {}
+        out: dict[TP, float] = dict(backlog or {})
         for tp, queue in list(self._inflight.items()):
             done = applied.get(tp, -1) if applied is not None else math.inf
             while queue and queue[0][0] <= done:
                 queue.popleft()
             if queue:
-                out[tp] = queue[0][1]
+                out[tp] = min(out.get(tp, math.inf), queue[0][1])
             else:
                 del self._inflight[tp]
         for tp, b in self._held.items():
@@ -117,7 +122,10 @@ class TimeSync:
         return out
 
     def release(
-        self, pending: Iterable[TP], applied: Mapping[TP, int] | None = None
+        self,
+        pending: Iterable[TP],
+        applied: Mapping[TP, int] | None = None,
+        backlog: Mapping[TP, float] | None = None,
     ) -> list[PackedBatch]:
         """What may go on now: per partition, everything up to `horizon` past the slowest
         *other* partition with data on the way.
@@ -129,7 +137,7 @@ class TimeSync:
         pending = list(pending)
         out: list[PackedBatch] = []
         for _ in range(64):
-            released = self._release_once(self.marks(pending, applied))
+            released = self._release_once(self.marks(pending, applied, backlog))
             if not released:
                 break
             out += released

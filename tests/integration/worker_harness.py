@@ -93,6 +93,7 @@ def wait_until(
     if worker is not None:
         samples = worker.scrape()
         seen = f" (accounted now: {accounted(samples) if samples else 'no /metrics'})"
+        seen += "\n" + positions(worker)
     tail = worker.log_tail() if worker else ""
     raise AssertionError(f"timed out after {timeout}s waiting for: {what}{seen}\n{tail}")
 
@@ -130,3 +131,39 @@ def stop_all(*workers: Worker) -> None:
         if w.alive() and w.proc is not None:
             os.killpg(w.proc.pid, signal.SIGKILL)
             w.proc.wait(10)
+
+
+def positions(worker: Worker) -> str:
+    """Where each stage stands: committed offsets of both consumer groups against the topics'
+    ends (which stage stopped, when a wait times out)."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    bootstrap = worker.env["CIVICPULSE_KAFKA_BOOTSTRAP"]
+    app_id = worker.env["CIVICPULSE_APP_ID"]
+
+    async def read() -> str:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        await admin.start()
+        await consumer.start()
+        try:
+            lines = []
+            for group in (f"{app_id}-ingest", app_id):
+                committed = await admin.list_consumer_group_offsets(group)
+                ends = await consumer.end_offsets(list(committed))
+                behind = {
+                    f"{tp.topic}:{tp.partition}": ends[tp] - meta.offset
+                    for tp, meta in sorted(committed.items())
+                    if ends[tp] != meta.offset
+                }
+                lines.append(f"group {group}: behind the end by {behind or 'nothing'}")
+            return "\n".join(lines)
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    try:
+        return asyncio.run(read())
+    except Exception as exc:  # a diagnostic must not hide the failure it explains
+        return f"(positions unavailable: {exc!r})"

@@ -106,3 +106,15 @@ def test_random_fetches_release_everything_once_in_event_time_step(seed: int) ->
             released[b.topic] += [a.offset for a in b.accepted]
     for t, ts in logs.items():
         assert released[t] == list(range(len(ts)))
+
+
+def test_records_an_earlier_process_left_in_flight_hold_the_others() -> None:
+    """After a restart, stage 2 still has records of partition "old" to apply that this
+    process never released: their place (where stage 2 has got to in them) is the floor."""
+    sync = TimeSync(horizon=300, clock=Clock())
+    sync.add(batch("new", [(0, 0.0), (1, 2 * HOUR)]))
+    out = sync.release([], applied={("new", 0): -1}, backlog={("old", 0): 0.0})
+    assert [a.offset for b in out for a in b.accepted] == [0]
+    assert sync.marks([], {("new", 0): -1}, {("old", 0): 0.0})[("old", 0)] == 0.0
+    out = sync.release([], applied={("new", 0): 0}, backlog={})  # stage 2 caught up on "old"
+    assert [a.offset for b in out for a in b.accepted] == [1]
