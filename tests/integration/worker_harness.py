@@ -93,6 +93,9 @@ def wait_until(
     if worker is not None:
         samples = worker.scrape()
         seen = f" (accounted now: {accounted(samples) if samples else 'no /metrics'})"
+        if samples:  # this process's outcomes: "skipped" = re-sent records already held
+            outcomes = samples.get("civicpulse_messages_processed_total", {})
+            seen += f"\noutcomes: { {dict(k)['outcome']: int(v) for k, v in outcomes.items()} }"
         seen += "\n" + positions(worker)
     tail = worker.log_tail() if worker else ""
     raise AssertionError(f"timed out after {timeout}s waiting for: {what}{seen}\n{tail}")
