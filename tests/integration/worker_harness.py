@@ -161,6 +161,10 @@ def positions(worker: Worker) -> str:
                     if ends[tp] != meta.offset
                 }
                 lines.append(f"group {group}: behind the end by {behind or 'nothing'}")
+                totals: dict[str, int] = {}
+                for tp in committed:
+                    totals[tp.topic] = totals.get(tp.topic, 0) + ends[tp]
+                lines.append(f"  messages in its topics: {totals}")
             return "\n".join(lines)
         finally:
             await consumer.stop()
