@@ -158,9 +158,8 @@ class Ingest:
         released = sync.release(pending, applied, backlog)
         if applied is not None:
             known = all(consumer.highwater(tp) is not None for tp in assigned) and assigned
-            marks = sync.marks(pending, applied, backlog).values()
             # Until every partition has been heard of, nothing is known about the slowest.
-            self._floor = min(marks, default=math.inf) if known else -math.inf
+            self._floor = sync.floor() if known else -math.inf
         holding = sync.holding()
         paused = {tp for tp in assigned if (tp.topic, tp.partition) in holding}
         consumer.pause(*paused)

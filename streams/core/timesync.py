@@ -67,6 +67,7 @@ class TimeSync:
         self._heard: dict[TP, float] = {}  # wall time of the last fetch that brought records
         # released batches stage 2 has not applied yet: (last offset, where they start)
         self._inflight: dict[TP, deque[tuple[int, float]]] = {}
+        self._marks: dict[TP, float] = {}  # as of the last `release`
 
     def add(self, batch: PackedBatch) -> None:
         """Records just fetched and validated (offset order, after anything held)."""
@@ -137,11 +138,16 @@ class TimeSync:
         pending = list(pending)
         out: list[PackedBatch] = []
         for _ in range(64):
-            released = self._release_once(self.marks(pending, applied, backlog))
+            self._marks = self.marks(pending, applied, backlog)
+            released = self._release_once(self._marks)
             if not released:
                 break
             out += released
         return out
+
+    def floor(self) -> float:
+        """The slowest place among the marks of the last `release` (+inf: none on the way)."""
+        return min(self._marks.values(), default=math.inf)
 
     def _release_once(self, marks: dict[TP, float]) -> list[PackedBatch]:
         ranked = sorted(marks.items(), key=lambda m: m[1])[:2]

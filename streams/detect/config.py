@@ -8,7 +8,7 @@ ones enough expected events to be significant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from streams.detect.alerts import CRITICAL, WARNING
@@ -66,26 +66,13 @@ PROVINCE: Final = Rules(
 )
 # Welfare at province level: each province's bank transfers land at its own hour, so a province
 # is compared with the nation over whole local days only, judged when a day closes.
-PROVINCE_DAILY: Final = Rules(
+PROVINCE_DAILY: Final = replace(
+    PROVINCE,
     windows=(24, 72),
-    drop_ratio=0.4,
-    alpha=1e-7,
-    min_expected=20.0,
-    day_shape=60.0,
     hour_shape=float("inf"),
-    decline_window=72,
-    decline_ratio=0.65,
-    decline_alpha=1e-7,
     share_windows=(24, 72),
-    share_ratio=0.75,
-    share_z=6.0,
-    share_min_trials=100,
-    batch_window=24,
-    batch_ratio=0.15,
     close_window=24,
-    close_ratio=0.75,
     close_hours=1,
-    severity=CRITICAL,
     every=24,
 )
 COMMUNE: Final = Rules(

@@ -118,3 +118,14 @@ def test_records_an_earlier_process_left_in_flight_hold_the_others() -> None:
     assert sync.marks([], {("new", 0): -1}, {("old", 0): 0.0})[("old", 0)] == 0.0
     out = sync.release([], applied={("new", 0): 0}, backlog={})  # stage 2 caught up on "old"
     assert [a.offset for b in out for a in b.accepted] == [1]
+
+
+def test_the_floor_is_the_slowest_place_of_the_last_release() -> None:
+    sync = TimeSync(horizon=300, clock=Clock())
+    assert sync.floor() == math.inf  # nothing on the way
+    sync.add(batch("a", [(0, 100.0), (1, 5 * HOUR)]))
+    sync.add(batch("b", [(0, 50.0)]))
+    sync.release([], applied={})  # both released batches are in flight, unapplied
+    assert sync.floor() == 50.0
+    sync.release([], applied={("a", 0): 0, ("b", 0): 0})
+    assert sync.floor() == 5 * HOUR  # what is left: "a"'s second event
