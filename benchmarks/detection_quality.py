@@ -141,23 +141,10 @@ _SHARE_CLASSES = {
 def _affected(path: Path, truth: list[TruthEpisode]) -> list[int]:
     """Per episode: events of its kind, locality and window (of its classes, for a share or a
     batch), in one log."""
-    counts = [0] * len(truth)
-    by_kind: dict[str, list[int]] = {}
-    for i, ep in enumerate(truth):
-        by_kind.setdefault(ep.kind, []).append(i)
+    counts = _Counts(truth)
     for kind, prov, ward, ts, cls, _s in parsed_events(path):
-        for i in by_kind.get(kind, ()):
-            ep = truth[i]
-            if not ep.start <= ts < ep.end:
-                continue
-            if ep.province_code is not None and (
-                ep.province_code != prov or (ep.ward_code is not None and ep.ward_code != ward)
-            ):
-                continue
-            classes = _SHARE_CLASSES.get(ep.signal)
-            if classes is None or cls in classes:
-                counts[i] += 1
-    return counts
+        counts.add(kind, prov, ward, ts, cls)
+    return counts.counts
 
 
 def observability(base: Path, log: Path, truth: list[TruthEpisode]) -> list[int]:
@@ -273,7 +260,7 @@ def build_compact(seed: int, start: date, days: int, stem: Path, run: Run = Run(
 
 class _Counts:
     """Per episode: events of its kind, locality and window (of its classes, for a share or a
-    batch), as `_affected` counts them."""
+    batch), counted event by event."""
 
     def __init__(self, truth: list[TruthEpisode]) -> None:
         self.truth = truth
