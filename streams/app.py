@@ -1,6 +1,9 @@
-"""The Faust application: the ingest task, the aggregating agent, the state table, /metrics.
+"""The Faust application: the worker's service shell around its two stages and /metrics.
 
-Built by a factory (no module-level app) so tests and the CLI create it with their settings.
+Faust runs the process (signals, logging, the web server, supervised tasks); the stages are
+aiokafka loops with their own commits: `ingest` (stage 1) and `aggregate` (stage 2, state and
+offsets in Kafka transactions). Built by a factory (no module-level app) so tests and the CLI
+create it with their settings.
 """
 
 from __future__ import annotations
@@ -11,21 +14,18 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import faust
+from faust.app.base import BootStrategy
 from prometheus_client import generate_latest
 
 from reference import load_reference
-from schemas.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, KIND_BY_TOPIC
+from schemas.topics import KIND_BY_TOPIC
+from streams.aggregate import Aggregate
 from streams.config import Settings
 from streams.core.aggregator import Aggregator
 from streams.detect import Detector, DetectorConfig
 from streams.detect.durable import DurableDetector
 from streams.ingest import Ingest
-from streams.internal_topics import (
-    MAX_STATE_MESSAGE_BYTES,
-    STATE_TABLE,
-    batch_topic_name,
-    ensure_internal_topics,
-)
+from streams.internal_topics import ensure_internal_topics
 from streams.metrics import DetectionCollector, KpiCollector, build_registry
 from streams.pipeline import Pipeline
 
@@ -61,37 +61,18 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         settings.app_id,
         broker=brokers,
         broker_credentials=broker_credentials(settings),
-        store="memory://",  # state is rebuilt from the compacted changelog at start
+        store="memory://",
         datadir=str(settings.data_dir),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
-        processing_guarantee="at_least_once",  # exactness comes from offset watermarks
-        consumer_auto_offset_reset="earliest",
-        consumer_group_instance_id=f"{settings.instance_id}-aggregate",
-        broker_session_timeout=settings.session_timeout,
-        producer_acks=-1,
-        # The detector's snapshot is one changelog message (~1.5 MB for the whole country).
-        producer_max_request_size=MAX_STATE_MESSAGE_BYTES,
-        consumer_max_fetch_size=MAX_STATE_MESSAGE_BYTES,
         web_enabled=True,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
         autodiscover=False,
     )
-    table = app.Table(
-        STATE_TABLE,
-        key_type=bytes,  # bytes -> Faust's raw codec for the changelog: we encode entries
-        value_type=bytes,
-        partitions=settings.partitions,
-        help="CivicPulse aggregation state: counters, windows, dedup claims (see streams.core)",
-    )
-    deadletter = app.topic(
-        DEADLETTER_TOPIC, value_type=bytes, value_serializer="raw", partitions=1, internal=False
-    )
-    alerts = app.topic(
-        ALERTS_TOPIC, value_type=bytes, value_serializer="raw", partitions=1, internal=False
-    )
+    # Faust's own Kafka clients stay off: both stages bring theirs (see the module docstring).
+    # Its consumer would join a group of its own, and after a kill -9 wait out the dead
+    # member's session before the worker starts its tasks.
+    app.boot_strategy = BootStrategy(app, enable_kafka=False)
     reference = load_reference(settings.reference_file, use_env=False)
     aggregator = Aggregator(dict(KIND_BY_TOPIC), baseline_ts=baseline_end(reference.as_of))
     ingest_holder: list[Ingest] = []
@@ -119,10 +100,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
 
     pipeline = Pipeline(
         aggregator,
-        table,
-        deadletter,
         pipeline_metrics,
-        alerts_topic=alerts,
         detector_factory=detector_from if settings.detect else None,
         partitions=settings.partitions,
         floor=lambda: ingest_holder[0].floor() if ingest_holder else -math.inf,
@@ -139,38 +117,16 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     )
     ingest_holder.append(ingest)
 
-    @table.on_recover
-    async def _reload_state() -> None:
-        pipeline.reload(
-            tp.partition
-            for tp in app.assignor.assigned_actives()
-            if tp.topic == batch_topic.get_topic_name()
-        )
-
-    batch_topic = app.topic(
-        batch_topic_name(settings),
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.partitions,
-        internal=True,
-    )
-
-    @app.agent(batch_topic, name="aggregate", concurrency=1)
-    async def aggregate(stream: Any) -> None:
-        # Concurrency stays 1: with more, Faust can commit an offset past a message still in
-        # flight (faust-streaming #606). `take_events` acks a group only after this body
-        # returns, and the consumer flushes the producer (the changelog writes) before it
-        # commits offsets. A group shares one write of each touched entry.
-        groups = stream.take_events(settings.group_max, within=settings.group_within)
-        async for events in groups:
-            await pipeline.apply_messages([e.message.value for e in events])
-
-    app.task(ingest.run)  # stage 1 runs in the worker's event loop, beside the agent
+    aggregate = Aggregate(settings, pipeline, pipeline_metrics)
+    app.task(aggregate.run)
+    app.task(ingest.run)  # both stages run in the worker's event loop
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
+        if not aggregate.ready:
+            # Counters read from state: before it is loaded they would read 0, and Prometheus
+            # would take that for a counter reset. A failed scrape is the honest answer.
+            return web.text("state is loading\n", status=503)
         return web.bytes(generate_latest(registry), content_type=METRICS_CONTENT_TYPE)
 
     return app, pipeline

@@ -1,9 +1,6 @@
-"""The worker's internal topics, created before Faust starts.
-
-Why not let Faust declare them: it subscribes right after creating a topic, and when the new
-topic is not yet in the metadata it is "ignored" until the next metadata refresh (minutes), so
-the aggregating agent sits with no partitions. Creating them first, and waiting until they are
-visible, removes the race.
+"""The worker's internal topics (the batch topic, the state changelog), created before the
+worker's stages start and waited for until the metadata shows them, so that neither stage
+subscribes to a topic the broker does not list yet.
 """
 
 from __future__ import annotations
@@ -29,7 +26,12 @@ def batch_topic_name(settings: Settings) -> str:
 
 
 def changelog_topic_name(settings: Settings) -> str:
-    return f"{settings.app_id}-{STATE_TABLE}-changelog"  # Faust's naming for table changelogs
+    return f"{settings.app_id}-{STATE_TABLE}-changelog"  # Faust's naming, kept for old deployments
+
+
+def aggregate_group(settings: Settings) -> str:
+    """Stage 2's consumer group: its offsets are committed in the state's transactions."""
+    return f"{settings.app_id}-aggregate"
 
 
 def internal_topics(settings: Settings) -> list[NewTopic]:

@@ -1,21 +1,17 @@
-"""Stage 2 glue between Faust and the pure core: packed batches in, changelog writes out,
-alerts out.
+"""Stage 2 between the aggregation core and Kafka: packed batches in, what to write out.
 
 Per group of packed batches: the aggregator counts, the detector is fed the first copies and
-advanced to the new watermark; alerts are sent (and acknowledged) first, then every changelog
-write of the group, and only then does the agent acknowledge the group. A crash anywhere in
-between re-applies the group: counters and detector skip what they already hold, and an alert
-may be sent a second time, identical (at least once).
+advanced to the new watermark, and the group's output (changelog writes, dead letters, alerts)
+is handed back to the shell (`streams.aggregate`), which writes all of it and the batch-topic
+offsets in one Kafka transaction. No Kafka in here: the order and contents are tested directly.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
 
 from schemas.topics import KIND_BY_TOPIC
 from streams.core import packing
@@ -33,10 +29,19 @@ DetectorFactory = Callable[[list[tuple[bytes, bytes]]], DurableDetector]
 log = logging.getLogger(__name__)
 
 
-class Pipeline:
-    """Owns the aggregator and writes what it produces into the changelogged state table.
+@dataclass(slots=True)
+class GroupOutput:
+    """Everything one group produced, to be written atomically with its input offsets."""
 
-    The table's values are the encoded entries; the aggregator keeps the decoded working copy.
+    writes: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)  # changelog
+    dead_letters: list[bytes] = field(default_factory=list)  # masked, for civic.deadletter
+    alerts: list[bytes] = field(default_factory=list)  # contract section 4, for civic.alerts
+
+
+class Pipeline:
+    """Owns the aggregator and the detector, and turns groups of packed batches into writes.
+
+    `state` mirrors the changelog (encoded entries by key) for the partitions this worker owns.
     Writes name their changelog partition explicitly: it is the source partition of the
     messages an entry counts (the batch topic and the changelog are co-partitioned with it).
     """
@@ -44,34 +49,29 @@ class Pipeline:
     def __init__(
         self,
         aggregator: Aggregator,
-        table: Any,
-        deadletter_topic: Any,
         metrics: PipelineMetrics,
         *,
-        alerts_topic: Any = None,
         detector_factory: DetectorFactory | None = None,
         partitions: int = 1,
         floor: Callable[[], float] = lambda: math.inf,
     ) -> None:
         self.aggregator = aggregator
-        self._table = table
-        self._deadletter = deadletter_topic
         self._metrics = metrics
-        self._alerts = alerts_topic
         self._detector_factory = detector_factory
         self._partitions = partitions
         self._floor = floor
         self.detector: DurableDetector | None = None
         self.detection_note = "not started"
 
-    def reload(self, partitions: Iterable[int]) -> None:
-        """Rebuild the working state from the recovered table, for the partitions now owned."""
+    def reload(self, partitions: Iterable[int], entries: Iterable[tuple[bytes, bytes]]) -> None:
+        """Rebuild the working state from the changelog's live entries, for the partitions
+        now owned (after a start, a rebalance or a failed write)."""
         owned = set(partitions)
         agg = self.aggregator
         agg.reset()
         loaded = 0
         detector_entries: list[tuple[bytes, bytes]] = []
-        for key, value in list(self._table.data.items()):
+        for key, value in entries:
             if is_detector_key(key):
                 detector_entries.append((key, value))
                 continue
@@ -114,11 +114,10 @@ class Pipeline:
             len(det.detector.open_alerts()),
         )
 
-    async def apply_messages(self, payloads: Sequence[bytes]) -> None:
-        """Apply a group of packed batches, then persist each touched entry once."""
-        started = time.perf_counter()
+    def apply(self, payloads: Sequence[bytes]) -> GroupOutput:
+        """Apply a group of packed batches; each entry it touched is written once."""
         m = self._metrics
-        letters: list[bytes] = []
+        out = GroupOutput()
         det = self.detector
         for payload in payloads:
             batch = packing.decode(payload)
@@ -128,44 +127,19 @@ class Pipeline:
                 det.observe(
                     batch.topic, batch.partition, kind, result.first_copies, batch.last_offset
                 )
-            letters += result.dead_letters
+            out.dead_letters += result.dead_letters
             m.messages.labels("accepted").inc(result.accepted)
             m.messages.labels("duplicate").inc(result.duplicates)
             m.messages.labels("rejected").inc(result.rejected)
             m.messages.labels("skipped").inc(result.skipped)
         writes = self.aggregator.drain_writes()
+        out.writes = [(part, key.encode(), value) for part, key, value in writes]
         if det is not None:
             lateness = det.detector.config.allowed_lateness
             # Event time moves to the newest event applied, held back to the slowest partition
             # with data on the way (`timesync`), less the lateness the detector allows.
             now = min(self.aggregator.max_ts, self._floor())
             alerts, det_writes = det.end_group(now - lateness)
-            if alerts:
-                # Acknowledged before the state that records them: never lost, maybe repeated.
-                await asyncio.gather(
-                    *[await self._alerts.send(value=a.to_json(), force=True) for a in alerts]
-                )
-                for a in alerts:
-                    log.info("alert raised: %s", a.to_json().decode())
-            writes += [(DETECTOR_PARTITION, key, value) for key, value in det_writes]
-        data = self._table.data
-        send_changelog = self._table.send_changelog
-        pending: list[Any] = []
-        for part, key, value in writes:
-            kb = key.encode()
-            if value is None:
-                data.pop(kb, None)
-                pending.append(send_changelog(part, kb, None, value_serializer="raw"))
-            else:
-                data[kb] = value
-                pending.append(send_changelog(part, kb, value))
-        for letter in letters:
-            # force: send now, not attached to the current event, so the ack can be awaited here
-            pending.append(await self._deadletter.send(value=letter, force=True))
-        # Wait for the broker's acks before the agent acks the group. Faust's own flush before
-        # a commit gives up after 0.1 s without progress (ProducerBuffer.flush_atmost), so under
-        # load it could commit source offsets whose changelog writes were still queued, and a
-        # kill -9 then lost them for good.
-        await asyncio.gather(*pending)
-        m.dead_letters.inc(len(letters))
-        m.aggregate_seconds.observe(time.perf_counter() - started)
+            out.alerts = [a.to_json() for a in alerts]
+            out.writes += [(DETECTOR_PARTITION, key.encode(), value) for key, value in det_writes]
+        return out

@@ -152,7 +152,7 @@ def positions(worker: Worker) -> str:
         await consumer.start()
         try:
             lines = []
-            for group in (f"{app_id}-ingest", app_id):
+            for group in (f"{app_id}-ingest", f"{app_id}-aggregate"):
                 committed = await admin.list_consumer_group_offsets(group)
                 ends = await consumer.end_offsets(list(committed))
                 behind = {

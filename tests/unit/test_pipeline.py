@@ -1,18 +1,13 @@
-"""Stage 2's glue: a group is not done (so not acknowledged to Faust) until the broker has
-acknowledged every changelog write, dead letter and alert of it.
+"""Stage 2's core between the aggregator and Kafka: what a group of packed batches turns into.
 
-Faust's own flush before an offset commit gives up after 0.1 s without progress; a committed
-offset whose changelog writes were still queued was lost for good by a kill -9 (CI saw it).
-The table and topics here are stand-ins that hand out futures the test resolves itself: what
-is under test is the order of the glue, not Kafka (the integration tests run the real thing).
+The shell (`streams.aggregate`) writes a group's output and its input offsets in one Kafka
+transaction; here, without Kafka, the output itself: each touched entry written once, rejects
+as masked dead letters, and a state rebuilt from those writes that re-applies nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
-import pytest
+import orjson
 from prometheus_client import CollectorRegistry
 
 from schemas.topics import KIND_BY_TOPIC, TOPIC_BY_KIND
@@ -21,114 +16,104 @@ from streams.core.aggregator import Aggregator
 from streams.detect import Detector
 from streams.detect.durable import DurableDetector, is_detector_key
 from streams.metrics import PipelineMetrics
-from streams.pipeline import Pipeline
+from streams.pipeline import DetectorFactory, GroupOutput, Pipeline
 from tests.factories import event_bytes
 
 NOW = 1_760_000_000.0
+QR = TOPIC_BY_KIND["payment.qr"]
 
 
-class Table:
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-        self.sent: list[tuple[int, bytes, asyncio.Future[None]]] = []
-
-    def send_changelog(self, partition: int, key: bytes, value: Any, **_: Any) -> Any:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.sent.append((partition, key, fut))
-        return fut
+def payloads(n: int = 5) -> list[bytes]:
+    lines = [event_bytes("payment.qr") for _ in range(n)] + [b"not json"]
+    batch = packing.pack(QR, 0, "payment.qr", list(enumerate(lines)), NOW)
+    return list(packing.encode(batch, limit=4))  # two packed messages
 
 
-class Topic:
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, asyncio.Future[None]]] = []
-
-    async def send(self, value: bytes, force: bool = False) -> Any:
-        assert force  # not attached to the current event: sent now, awaited in the group
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.sent.append((value, fut))
-        return fut
-
-
-def payloads() -> list[bytes]:
-    topic = TOPIC_BY_KIND["payment.qr"]
-    lines = [event_bytes("payment.qr") for _ in range(5)] + [b"not json"]
-    batch = packing.pack(topic, 0, "payment.qr", list(enumerate(lines)), NOW)
-    return list(packing.encode(batch))
-
-
-async def _group_waits_for_every_ack() -> None:
-    table, deadletter = Table(), Topic()
-    pipeline = Pipeline(
-        Aggregator(dict(KIND_BY_TOPIC)), table, deadletter, PipelineMetrics(CollectorRegistry())
-    )
-    task = asyncio.create_task(pipeline.apply_messages(payloads()))
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert table.sent
-    assert deadletter.sent
-    assert not task.done()  # writes queued, none acknowledged
-    for _, _, fut in table.sent:
-        fut.set_result(None)
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert not task.done()  # the dead letter is still unacknowledged
-    deadletter.sent[0][1].set_result(None)
-    await asyncio.wait_for(task, 1)
-    assert len(table.data) == len(table.sent)  # the table holds what was written
-
-
-def test_a_group_waits_for_every_ack() -> None:
-    asyncio.run(_group_waits_for_every_ack())
-
-
-async def _a_failed_write_fails_the_group() -> None:
-    table = Table()
-    pipeline = Pipeline(
-        Aggregator(dict(KIND_BY_TOPIC)), table, Topic(), PipelineMetrics(CollectorRegistry())
-    )
-    task = asyncio.create_task(pipeline.apply_messages(payloads()[:1]))
-    for _ in range(20):
-        await asyncio.sleep(0)
-    table.sent[0][2].set_exception(RuntimeError("broker said no"))
-    for _, _, fut in table.sent[1:]:
-        fut.set_result(None)
-    # A failed changelog write fails the group: Faust does not acknowledge it.
-    with pytest.raises(RuntimeError, match="broker said no"):
-        await asyncio.wait_for(task, 1)
-
-
-def test_a_failed_write_fails_the_group() -> None:
-    asyncio.run(_a_failed_write_fails_the_group())
-
-
-async def _detector_entries_go_to_partition_zero() -> None:
-    table = Table()
+def new_pipeline(
+    detector_factory: DetectorFactory | None = None, partitions: int = 1
+) -> tuple[Pipeline, CollectorRegistry]:
+    registry = CollectorRegistry()
     pipeline = Pipeline(
         Aggregator(dict(KIND_BY_TOPIC)),
-        table,
-        Topic(),
-        PipelineMetrics(CollectorRegistry()),
-        alerts_topic=Topic(),
-        detector_factory=lambda entries: DurableDetector.restore(
-            entries, lambda raw: Detector.from_bytes(raw) if raw else Detector()
-        ),
-        partitions=1,
+        PipelineMetrics(registry),
+        detector_factory=detector_factory,
+        partitions=partitions,
     )
-    pipeline.reload([0])
+    return pipeline, registry
+
+
+def changelog(*outputs: GroupOutput) -> list[tuple[bytes, bytes]]:
+    """What a compacted changelog holds after these groups: the newest value per key."""
+    live: dict[bytes, bytes | None] = {}
+    for out in outputs:
+        for _, key, value in out.writes:
+            live[key] = value
+    return [(k, v) for k, v in live.items() if v is not None]
+
+
+def outcome(registry: CollectorRegistry, name: str) -> float:
+    value = registry.get_sample_value("civicpulse_messages_processed_total", {"outcome": name})
+    return value or 0.0
+
+
+def test_a_group_writes_each_touched_entry_once_and_dead_letters_its_rejects() -> None:
+    pipeline, registry = new_pipeline()
+    pipeline.reload([0], [])
+    out = pipeline.apply(payloads())
+    keys = [key for _, key, _ in out.writes]
+    assert len(keys) == len(set(keys))  # two packed messages, one write per entry
+    assert all(part == 0 for part, _, _ in out.writes)
+    [letter] = [orjson.loads(d) for d in out.dead_letters]
+    assert (letter["reason"], letter["topic"], letter["offset"]) == ("not_json", QR, 5)
+    assert outcome(registry, "accepted") == 5
+    assert outcome(registry, "rejected") == 1
+    assert out.alerts == []  # detection is off
+
+
+def test_state_rebuilt_from_the_writes_reapplies_nothing() -> None:
+    group = payloads()
+    first, _ = new_pipeline()
+    first.reload([0], [])
+    out = first.apply(group)
+
+    # A worker that crashed after the transaction: it reloads, and the group comes again.
+    again, registry = new_pipeline()
+    again.reload([0], changelog(out))
+    assert again.aggregator.events_by_province() == first.aggregator.events_by_province()
+    redo = again.apply(group)
+    assert outcome(registry, "accepted") == 0
+    assert outcome(registry, "skipped") == 5
+    assert redo.dead_letters == []  # a reject already recorded is not dead-lettered again
+    assert again.aggregator.events_by_province() == first.aggregator.events_by_province()
+
+
+def test_detector_entries_go_to_partition_zero_and_restore() -> None:
+    def factory(entries: list[tuple[bytes, bytes]]) -> DurableDetector:
+        return DurableDetector.restore(
+            entries, lambda raw: Detector.from_bytes(raw) if raw else Detector()
+        )
+
+    pipeline, _ = new_pipeline(detector_factory=factory, partitions=1)
+    pipeline.reload([0], [])
     assert pipeline.detector is not None
-    task = asyncio.create_task(pipeline.apply_messages(payloads()))
-    for _ in range(20):
-        await asyncio.sleep(0)
-    for _, _, fut in table.sent:
-        fut.set_result(None)
-    for _, fut in pipeline._deadletter.sent:
-        fut.set_result(None)
-    await asyncio.wait_for(task, 1)
-    detector_writes = [(p, k) for p, k, _ in table.sent if is_detector_key(k)]
+    out = pipeline.apply(payloads())
+    detector_writes = [(p, k) for p, k, _ in out.writes if is_detector_key(k)]
     assert detector_writes
     assert all(p == 0 for p, _ in detector_writes)
-    assert pipeline.detector.fed == {(TOPIC_BY_KIND["payment.qr"], 0): 5}
+    assert pipeline.detector.fed == {(QR, 0): 5}
+
+    restored, _ = new_pipeline(detector_factory=factory, partitions=1)
+    restored.reload([0], changelog(out))
+    assert restored.detector is not None
+    assert restored.detector.fed == {(QR, 0): 5}
+    assert restored.detection_note == "on"
 
 
-def test_detector_entries_go_to_partition_zero() -> None:
-    asyncio.run(_detector_entries_go_to_partition_zero())
+def test_detection_is_off_unless_every_partition_is_owned() -> None:
+    pipeline, _ = new_pipeline(
+        detector_factory=lambda entries: DurableDetector.restore(entries, lambda raw: Detector()),
+        partitions=4,
+    )
+    pipeline.reload([0, 1], [])
+    assert pipeline.detector is None
+    assert "owns partitions [0, 1] only" in pipeline.detection_note
