@@ -16,6 +16,7 @@ provable.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -40,13 +41,18 @@ log = logging.getLogger(__name__)
 
 
 class _Assignment(ConsumerRebalanceListener):
-    """Notes that the partitions changed: state is reloaded before the next group is applied."""
+    """Notes that the partitions changed: state is reloaded before the next group is applied.
 
-    def __init__(self) -> None:
+    A revocation first waits for the group being committed: the next owner of a partition reads
+    the changelog as soon as it is assigned, and must find that group's writes there."""
+
+    def __init__(self, committing: asyncio.Lock) -> None:
         self.changed = True
+        self._committing = committing
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        self.changed = True
+        async with self._committing:
+            self.changed = True
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.changed = True
@@ -63,6 +69,7 @@ class Aggregate:
         self._changelog = changelog_topic_name(settings)
         self._group = aggregate_group(settings)
         self.ready = False  # state loaded for the current assignment
+        self._committing = asyncio.Lock()  # held from applying a group to its commit
 
     async def run(self) -> None:
         s = self._settings
@@ -79,7 +86,7 @@ class Aggregate:
             **kwargs,
         )
         await producer.start()  # InitProducerId: aborts what an earlier incarnation left open
-        listener = _Assignment()
+        listener = _Assignment(self._committing)
         consumer = AIOKafkaConsumer(
             group_id=self._group,
             group_instance_id=f"{s.instance_id}-aggregate",
@@ -118,7 +125,8 @@ class Aggregate:
                 listener.changed = False
                 await self._reload(consumer)
             if fetched:
-                await self._apply(fetched, producer, consumer)
+                async with self._committing:
+                    await self._apply(fetched, producer, consumer)
 
     async def _reload(self, consumer: AIOKafkaConsumer) -> None:
         self.ready = False
