@@ -388,7 +388,7 @@ def pipeline_alerts(th: Thresholds) -> list[AlertSpec]:
             description=(
                 "{{ $value | humanize }} source messages wait on {{ $labels.instance }} and it "
                 f"applied none in {human_duration(stuck)}: the worker is alive but its "
-                "pipeline is stuck (Kafka, rebalance, the aggregate agent). Stall and feed "
+                "pipeline is stuck (Kafka, rebalance, the aggregate stage). Stall and feed "
                 "alerts are inhibited."
             ),
             dashboard=DASH_PIPELINE,
