@@ -69,6 +69,7 @@ class Aggregate:
         self._changelog = changelog_topic_name(settings)
         self._group = aggregate_group(settings)
         self.ready = False  # state loaded for the current assignment
+        self.loaded = asyncio.Event()  # state loaded once: stage 1 may start
         self._committing = asyncio.Lock()  # held from applying a group to its commit
 
     async def run(self) -> None:
@@ -134,6 +135,7 @@ class Aggregate:
         entries = await read_changelog(self._settings, owned)
         self._pipeline.reload(owned, entries)
         self.ready = True
+        self.loaded.set()
 
     async def _apply(
         self,

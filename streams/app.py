@@ -118,8 +118,16 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     ingest_holder.append(ingest)
 
     aggregate = Aggregate(settings, pipeline, pipeline_metrics)
+
+    async def run_ingest() -> None:
+        # Stage 1 paces its release on stage 2's progress (`timesync`): what it released before
+        # stage 2 had loaded its state would escape that accounting, and the detector's
+        # watermark could pass events still on their way.
+        await aggregate.loaded.wait()
+        await ingest.run()
+
     app.task(aggregate.run)
-    app.task(ingest.run)  # both stages run in the worker's event loop
+    app.task(run_ingest)  # both stages run in the worker's event loop
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

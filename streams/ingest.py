@@ -49,7 +49,6 @@ class Ingest:
         self._consumer: AIOKafkaConsumer | None = None
         self._sync = TimeSync(settings.sync_horizon_s)
         self._floor = -math.inf  # nothing is known before the first fetch
-        self._next: dict[TopicPartition, int] = {}  # next offset to fetch, per partition
 
     def highwaters(self) -> dict[tuple[str, int], int]:
         """Source high watermarks of the partitions this process ingests (for lag)."""
@@ -122,15 +121,15 @@ class Ingest:
         }
 
     async def _pending(self, consumer: AIOKafkaConsumer) -> list[tuple[str, int]]:
-        """Partitions whose broker holds records this process has not fetched yet."""
+        """Partitions whose broker holds records this process has not been handed yet.
+
+        The consumer's position, not the last offset handed: it also counts records fetched
+        but still in aiokafka's buffer (a busy loop can leave them there for seconds), and it
+        moves past transaction markers, which would otherwise look pending for ever."""
         out = []
         for tp in consumer.assignment():
             hw = consumer.highwater(tp)
-            if hw is None:
-                continue
-            if tp not in self._next:
-                self._next[tp] = await consumer.position(tp)
-            if hw > self._next[tp]:
+            if hw is not None and hw > await consumer.position(tp):
                 out.append((tp.topic, tp.partition))
         return out
 
@@ -147,7 +146,6 @@ class Ingest:
             self._resumed.setdefault(tp, messages[0].offset)
             records = [(m.offset, m.value if m.value is not None else b"") for m in messages]
             sync.add(packing.pack(tp.topic, tp.partition, KIND_BY_TOPIC[tp.topic], records, now))
-            self._next[tp] = messages[-1].offset + 1
         assigned = consumer.assignment()
         sync.keep({(tp.topic, tp.partition) for tp in assigned})  # after a rebalance
         for tp in assigned:

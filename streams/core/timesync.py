@@ -56,12 +56,12 @@ class TimeSync:
     """Holds validated records that run ahead in event time; releases them as others catch up."""
 
     def __init__(
-        self, horizon: float, idle_s: float = 5.0, clock: Callable[[], float] = time.monotonic
+        self, horizon: float, idle_s: float = 30.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.horizon = horizon
         self.idle_s = idle_s
         self._clock = clock
-        self._started = clock()
+        self._started: float | None = None  # the first release: fetching has begun
         self._held: dict[TP, PackedBatch] = {}
         self._newest: dict[TP, float] = {}  # newest event time released, per partition
         self._heard: dict[TP, float] = {}  # wall time of the last fetch that brought records
@@ -118,7 +118,8 @@ class TimeSync:
             if tp not in out:
                 out[tp] = b.accepted[0].ts if b.accepted else self._newest.get(tp, -math.inf)
         for tp in pending:
-            if tp not in out and now - self._heard.get(tp, self._started) < self.idle_s:
+            since = self._heard.get(tp, self._started if self._started is not None else now)
+            if tp not in out and now - since < self.idle_s:
                 out[tp] = self._newest.get(tp, -math.inf)
         return out
 
@@ -136,6 +137,8 @@ class TimeSync:
         released counts). Repeats while the marks move (a late event at the head of a held
         run drags its mark down for one step)."""
         pending = list(pending)
+        if self._started is None:
+            self._started = self._clock()
         out: list[PackedBatch] = []
         for _ in range(64):
             self._marks = self.marks(pending, applied, backlog)

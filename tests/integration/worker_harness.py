@@ -21,14 +21,16 @@ Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
 class Worker:
     """One worker process with its own app id, web port and data dir; restartable."""
 
-    def __init__(self, bootstrap: str, app_id: str, port: int, data_dir: Path) -> None:
+    def __init__(
+        self, bootstrap: str, app_id: str, port: int, data_dir: Path, instance: str = "w"
+    ) -> None:
         self.port = port
         self.log_path = data_dir / "worker.log"
         self.env = {
             **os.environ,
             "CIVICPULSE_KAFKA_BOOTSTRAP": bootstrap,
             "CIVICPULSE_APP_ID": app_id,
-            "CIVICPULSE_INSTANCE_ID": f"{app_id}-w",
+            "CIVICPULSE_INSTANCE_ID": f"{app_id}-{instance}",
             "CIVICPULSE_WEB_PORT": str(port),
             "CIVICPULSE_DATA_DIR": str(data_dir),
             "CIVICPULSE_LOG_LEVEL": "info",
