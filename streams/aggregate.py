@@ -105,7 +105,9 @@ class Aggregate:
         try:
             await self._loop(consumer, producer, listener)
         except Exception:
-            log.exception("aggregate stopped")  # Faust ends the worker; say why first
+            # Re-raised at once: only to log the cause here, since Faust ends the worker on a
+            # crashed task without saying which one (the runbook points at this line).
+            log.exception("aggregate stopped")
             raise
         finally:
             self.ready = False
