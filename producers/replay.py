@@ -10,7 +10,9 @@ Throughput: the replay fills one aiokafka batch per partition itself (`create_ba
 `send_batch`) instead of calling `send()` per message, which saves a coroutine, a future and a
 partitioner call per line. Order is kept: aiokafka queues at most one batch per partition and,
 with idempotence, retries a batch before sending the next one of the same partition. The number
-of messages in memory is bounded by a few batches per partition.
+of messages in memory is bounded by a few batches per partition. Every `FLUSH_EVERY` lines the
+open batches go too, full or not: across partitions, no line is handed to the producer more
+than that many lines after the lines that follow it in the file.
 
 Pacing: with `speed=X`, a line whose `occurred_at` is T seconds after the first line's is sent
 T/X seconds after it (`speed=60`: one hour of event time per minute). Lines without a readable
@@ -55,6 +57,11 @@ BATCH_BYTES: Final = 512 * 1024
 # message.max.bytes ~1 MiB), minus room for the batch and record headers.
 MAX_MESSAGE_BYTES: Final = 1024 * 1024 - 512
 _YIELD_EVERY: Final = 512  # lines between two turns of the event loop
+# Lines between two hand-overs of every open batch. A sparse partition fills its batch slowly:
+# held until full, its lines would reach the broker days of event time after the dense
+# partitions' lines of the same hours, and a consumer that keeps partitions in step in event
+# time (the worker's detector) would see them late.
+FLUSH_EVERY: Final = 8192
 _REFRESH_S: Final = 0.2  # progress bar updates
 _MIN_SLEEP_S: Final = 0.001  # --speed: a line due sooner than this is sent at once
 
@@ -382,6 +389,8 @@ async def send_lines(
                 if key is None:
                     unkeyed += 1
                 count += 1
+                if not count % FLUSH_EVERY:
+                    await sender.submit_open()
                 if not count % _YIELD_EVERY:
                     # Let aiokafka's sender read acknowledgements and send what is ready.
                     await asyncio.sleep(0)

@@ -2,17 +2,18 @@
 
 Why: the detector judges an hour once the watermark (newest event time applied, less the
 allowed lateness) has passed it. A fetch can bring days of one partition's events while
-another partition still waits in the broker (a replay of history, a worker catching up), and
-Faust reads the partitions of the internal batch topic unevenly as well; left alone, the slow
-partition's events then reach the detector after their hours were judged.
+another partition still waits in the broker (a replay of history, a worker catching up), or
+while a producer still fills that partition's next batch; left alone, the slow partition's
+events then reach the detector after their hours were judged.
 
 So, as Kafka Streams does, a partition's records are released to stage 2 only up to `horizon`
 seconds of event time past the slowest *other* partition that still has data on the way. A
 partition's place is the earliest event time stage 2 will still receive from it: the oldest
-released batch not yet applied by stage 2, else its first held record, else (records left in
-the broker) the newest it released. The detector's watermark stays behind the slowest place
-(`floor`), so no partition's events reach it after their hour was judged; the horizon bounds
-how far ahead of its last judged hour the detector must hold events (12 h).
+released batch not yet applied by stage 2, else its first held record, else the newest it
+released, while it has records left in the broker or delivered some in the last `idle_s`
+(as Kafka Streams' `max.task.idle.ms`). The detector's watermark stays behind the slowest
+place (`floor`), so no partition's events reach it after their hour was judged; the horizon
+bounds how far ahead of its last judged hour the detector must hold events (12 h).
 
 What runs ahead is held here, already validated, and its partition paused; held records are
 not forwarded, so their offsets are not committed and a crash loses nothing. A partition that
@@ -84,6 +85,8 @@ class TimeSync:
         """Forget what is held for partitions no longer owned: their new owner re-fetches."""
         for tp in [tp for tp in self._held if tp not in owned]:
             del self._held[tp]
+        for tp in [tp for tp in self._heard if tp not in owned]:
+            del self._heard[tp]
 
     def waiting(self) -> bool:
         """Whether records are held back: then the caller should look again soon."""
@@ -117,7 +120,10 @@ class TimeSync:
         for tp, b in self._held.items():
             if tp not in out:
                 out[tp] = b.accepted[0].ts if b.accepted else self._newest.get(tp, -math.inf)
-        for tp in pending:
+        # A partition caught up with its broker still stands at the newest it released while it
+        # keeps delivering: a producer may hold its next records back (a batch still filling)
+        # while other partitions' later records are already fetched.
+        for tp in set(pending) | self._heard.keys():
             since = self._heard.get(tp, self._started if self._started is not None else now)
             if tp not in out and now - since < self.idle_s:
                 out[tp] = self._newest.get(tp, -math.inf)

@@ -48,7 +48,39 @@ def test_a_partition_ahead_waits_for_the_slow_one() -> None:
     assert sync.holding() == {("fast", 0)}
 
 
-def test_a_caught_up_or_silent_partition_does_not_hold_the_others() -> None:
+def test_a_partition_caught_up_but_still_delivering_holds_the_others() -> None:
+    """The replay's regression: "sparse" has fetched all the broker holds, but its producer
+    is still filling its next batch while "dense" runs days ahead. Until "sparse" has been
+    silent for `idle_s`, it stands at the newest it released."""
+    clock = Clock()
+    sync = TimeSync(horizon=300, idle_s=5, clock=clock)
+    applied: dict[tuple[str, int], int] = {}
+    released: dict[str, list[float]] = {"sparse": [], "dense": []}
+
+    def release() -> None:
+        for _ in range(10):  # stage 2 applies whatever was released, until nothing moves
+            out = sync.release([], applied=dict(applied))
+            for b in out:
+                released[b.topic] += [a.ts for a in b.accepted]
+                applied[(b.topic, b.partition)] = b.last_offset
+
+    sync.add(batch("sparse", [(0, 0.0), (1, HOUR)]))
+    sync.add(batch("dense", [(i, i * 600.0) for i in range(48 * 6)]))  # two days
+    release()  # neither has more in the broker
+    assert released["sparse"] == [0.0, HOUR]
+    assert max(released["dense"]) <= HOUR + 300
+    assert sync.floor() <= HOUR  # where "sparse"'s next record may start
+    clock.now = 2.0
+    sync.add(batch("sparse", [(2, 3 * HOUR)]))  # its next batch came
+    release()
+    assert 3 * HOUR <= max(released["dense"]) <= 3 * HOUR + 300
+    clock.now = 8.0  # silent for longer than idle_s: it no longer holds "dense"
+    release()
+    assert max(released["dense"]) == (48 * 6 - 1) * 600.0
+    assert sync.floor() == math.inf
+
+
+def test_a_silent_partition_does_not_hold_the_others() -> None:
     clock = Clock()
     sync = TimeSync(horizon=300, idle_s=5, clock=clock)
     sync.add(batch("fast", [(i, i * 600.0) for i in range(10)]))
@@ -60,12 +92,14 @@ def test_a_caught_up_or_silent_partition_does_not_hold_the_others() -> None:
 
 
 def test_rejects_travel_with_their_neighbours() -> None:
-    sync = TimeSync(horizon=300, clock=Clock())
+    clock = Clock()
+    sync = TimeSync(horizon=300, idle_s=30, clock=clock)
     sync.add(batch("a", [(0, 0.0), (2, 10 * HOUR)], rejects=(1, 3)))
     sync.add(batch("b", [(0, 0.0)]))
     out = {b.topic: b for b in sync.release([("b", 0)])}
     assert [r.offset for r in out["a"].rejected] == [1]
     assert [a.offset for a in out["a"].accepted] == [0]
+    clock.now = 31.0  # "b" delivered nothing more for `idle_s`
     rest = sync.release([])
     [tail] = [b for b in rest if b.topic == "a"]
     assert ([a.offset for a in tail.accepted], [r.offset for r in tail.rejected]) == ([2], [3])
@@ -121,11 +155,15 @@ def test_records_an_earlier_process_left_in_flight_hold_the_others() -> None:
 
 
 def test_the_floor_is_the_slowest_place_of_the_last_release() -> None:
-    sync = TimeSync(horizon=300, clock=Clock())
+    clock = Clock()
+    sync = TimeSync(horizon=300, idle_s=30, clock=clock)
     assert sync.floor() == math.inf  # nothing on the way
     sync.add(batch("a", [(0, 100.0), (1, 5 * HOUR)]))
     sync.add(batch("b", [(0, 50.0)]))
     sync.release([], applied={})  # both released batches are in flight, unapplied
     assert sync.floor() == 50.0
     sync.release([], applied={("a", 0): 0, ("b", 0): 0})
-    assert sync.floor() == 5 * HOUR  # what is left: "a"'s second event
+    assert sync.floor() == 50.0  # "b" is caught up, but may deliver more any moment
+    clock.now = 31.0
+    sync.release([], applied={("a", 0): 0, ("b", 0): 0})
+    assert sync.floor() == 5 * HOUR  # "b" went silent: what is left is "a"'s second event
