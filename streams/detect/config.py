@@ -144,3 +144,7 @@ class DetectorConfig:
     # Kinds with campaign bursts (community teams): a parent is judged without its bursting
     # children's excess, so their siblings do not look stalled next to them.
     burst_kinds: tuple[str, ...] = ("identity.activation",)
+    # ... and a commune of theirs is judged once its share is learnt over a week of days that
+    # were no campaign: learnt over three days that were all a campaign, the campaign's end
+    # looked like a stall (2 false alerts in the first week of a log, seed 61 from 2026-01-26).
+    burst_min_days: int = 7

@@ -359,6 +359,9 @@ class Detector:
             crules = cfg.commune
             parents: dict[str, dict[int, list[int]]] = {}
             minus: dict[str, dict[int, float]] = {}
+            # A commune of a bursting kind is judged once learnt over `burst_min_days` (its
+            # share still serves at once to take its campaigns out of its parent's count).
+            young = cfg.burst_min_days if kind in cfg.burst_kinds else 0
             if kind in cfg.burst_kinds:
                 # Campaigns: judge everyone without the excess of the bursting communes.
                 widths = _widths(crules) | (_widths(prules) if prules is not None else set())
@@ -381,7 +384,7 @@ class Detector:
                 if communes:
                     cw = parents.get(code) or _windows(prov, hour, crules)
                     for com in communes:
-                        if com.s is not None or com.alert is not None:
+                        if com.alert is not None or (com.s is not None and com.nbdays >= young):
                             com.sync(hour)
                             self._judge(kind, com, cw, hour, crules, steady, raised, None)
 

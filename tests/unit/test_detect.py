@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import orjson
@@ -16,6 +16,7 @@ from schemas.localities import all_wards
 from streams.detect import Alert, Detector
 from streams.detect.alerts import NATIONAL
 from streams.detect.calendar import VN_TZ, day_class, day_index
+from streams.detect.config import DetectorConfig
 from streams.detect.naive import NaiveDetector
 from streams.detect.scoring import TruthEpisode, score
 
@@ -174,6 +175,21 @@ def test_a_stall_raises_one_alert_for_its_locality(
     assert start <= alert.detected_at <= start + latency_h * 3600
     assert alert.started_at <= alert.detected_at
     assert abs(alert.started_at - start) <= (24 if signal else 72) * 3600
+
+
+@pytest.mark.parametrize(("min_days", "found_from"), [(3, 5), (7, 9)])
+def test_an_activation_commune_is_judged_once_learnt_over_burst_min_days(
+    min_days: int, found_from: int
+) -> None:
+    """Campaign bursts: a commune's activations are judged once its share is learnt over
+    `burst_min_days` closed days (plus the two-day lag), not three: over three days that were
+    all a campaign, the campaign's end looked like a stall. The cost: a stall in a log's first
+    week is found later."""
+    world = World(kind=ACT, per_day=40, edits=[(BIG, ts(3), ts(14), 0.0)])
+    _det, alerts = run(world, 16, Detector(replace(DetectorConfig(), burst_min_days=min_days)))
+    [alert] = stalls(alerts)
+    assert (alert.ward_code, alert.signal) == (BIG, "activation_rate_drop")
+    assert ts(found_from) <= alert.detected_at <= ts(found_from + 1)
 
 
 def test_a_province_wide_stall_does_not_page_for_each_commune() -> None:
