@@ -13,11 +13,13 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from civicpulse.topics_admin import topic_partitions
-from producers.replay import replay
+from producers.replay import FLUSH_EVERY, replay
 from producers.routing import partition_for_key, route
 from producers.synthetic import SyntheticConfig, generate
 from schemas.topics import EVENT_TOPICS
@@ -177,3 +179,37 @@ def test_the_replay_command_with_a_missing_log_fails_readably(tmp_path: Path) ->
     assert done.returncode != 0
     assert "nope.jsonl" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_a_sparse_partitions_line_is_handed_over_within_flush_every_lines(
+    fresh_kafka: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line alone in its partition goes to the broker once `FLUSH_EVERY` more lines are read,
+    not when its batch fills (at the end here): a consumer merging partitions in event time
+    would otherwise see it long after the lines that follow it in the file."""
+    sparse = b'{"kind":"identity.activation","event_id":"sparse-0"}'
+    dense = [b'{"kind":"payment.qr","event_id":"qr-%d"}' % i for i in range(2 * FLUSH_EVERY)]
+    path = tmp_path / "sparse.jsonl"
+    path.write_bytes(b"\n".join([sparse, *dense]) + b"\n")
+    read = 0
+
+    def count(raw: bytes) -> bytes:
+        nonlocal read
+        read += 1
+        return raw
+
+    handed: list[tuple[str, int, int]] = []  # (topic, records, lines read by then)
+    real_send_batch = AIOKafkaProducer.send_batch
+
+    async def recording(self: AIOKafkaProducer, batch: Any, topic: str, **kw: Any) -> Any:
+        handed.append((topic, batch.record_count(), read))
+        return await real_send_batch(self, batch, topic, **kw)
+
+    monkeypatch.setattr(AIOKafkaProducer, "send_batch", recording)
+    summary = asyncio.run(replay([path], bootstrap=fresh_kafka, progress=False, transform=count))
+
+    assert summary.sent == 1 + len(dense)
+    [(_topic, records, when)] = [h for h in handed if h[0] == "civic.identity.activations"]
+    assert records == 1
+    assert when <= FLUSH_EVERY + 1 < len(dense)
+    assert [v for _p, _k, v in kcat_read(fresh_kafka, "civic.identity.activations")] == [sparse]
