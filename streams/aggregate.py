@@ -104,11 +104,6 @@ class Aggregate:
         log.info("aggregate started: %s -> %s", self._topic, self._changelog)
         try:
             await self._loop(consumer, producer, listener)
-        except Exception:
-            # Re-raised at once: only to log the cause here, since Faust ends the worker on a
-            # crashed task without saying which one (the runbook points at this line).
-            log.exception("aggregate stopped")
-            raise
         finally:
             self.ready = False
             await consumer.stop()
