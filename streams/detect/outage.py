@@ -5,8 +5,11 @@ same class (working day, Saturday, Sunday, public holiday, Tết; see `calendar`
 busy the feed was in the hours just before it fell silent. A silence is an outage when the
 events it should have held reach `OutageRules.min_expected` (the chance of that silence by luck
 is then below e^-30). A feed with no day-level forecast (welfare: paid on the days of a monthly
-round, not by weekday) is judged within the day the silence began only: a round that ends at
-the post office's closing time is not an outage the next morning.
+round, not by weekday) is judged within the day the silence began only, against its own day:
+the events of the day's hours before the silence, spread over the day by the feed's hour-of-day
+profile on its recent active days of the same class (opening and closing hours, batch hours).
+A round's first day is then judged like its others, and a round that ends at the post office's
+closing time is not an outage, that evening or the next morning.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ def _day_of_hour(hour: int) -> int:
 class FeedMonitor:
     """Hourly counts of one (kind, source) over `DAY_RING` days, and its outage alert."""
 
-    __slots__ = ("_base", "alert", "checked", "first", "hr", "kind", "last_ts", "ring", "same_day",
-                 "source", "upto")  # fmt: skip
+    __slots__ = ("_base", "_profile", "alert", "checked", "first", "hr", "kind", "last_ts", "ring",
+                 "same_day", "source", "upto")  # fmt: skip
 
     def __init__(self, kind: str, source: str, same_day: bool) -> None:
         self.kind = kind
@@ -44,6 +47,7 @@ class FeedMonitor:
         self.alert: Alert | None = None
         self.checked = 0.0
         self._base: dict[int, float | None] = {}
+        self._profile: tuple[int, list[float] | None] = (-1, None)
 
     def add(self, hour: int, n: int, newest: float) -> None:
         """Count `n` events of `hour`, the newest at `newest` (Unix seconds)."""
@@ -93,6 +97,54 @@ class FeedMonitor:
         self._base[hour] = value
         return value
 
+    def day_profile(self, day: int, rules: OutageRules) -> list[float] | None:
+        """The feed's hour-of-day profile before `day` (local day index): each hour's mean share
+        of the day, over the whole days of the same class in the ring that held at least
+        `level_min_expected` events (a Saturday's post office may close at noon). None when no
+        such day is known."""
+        cached_day, cached = self._profile
+        if cached_day == day:
+            return cached
+        cls = day_class(day)
+        sums = [0.0] * HOURS_PER_DAY
+        active = 0
+        for back in range(1, DAY_RING):
+            first = (day - back) * HOURS_PER_DAY - _VN_HOURS
+            if first < self.first or first <= self.upto - self.ring:
+                break  # a day seen in part (or forgotten) would skew the profile
+            if day_class(day - back) != cls:
+                continue
+            counts = [self.count(first + i) for i in range(HOURS_PER_DAY)]
+            total = sum(counts)
+            if total >= rules.level_min_expected:
+                active += 1
+                for i, c in enumerate(counts):
+                    sums[i] += c / total
+        profile = [x / active for x in sums] if active else None
+        self._profile = (day, profile)
+        return profile
+
+    def _own_day_silence(
+        self, start: float, now: float, first: int, last: int, rules: OutageRules
+    ) -> float:
+        """Events expected between `start` and `now` (within one local day) from the day's own
+        events before the silence, spread by `day_profile`; 0.0 when the day has too few."""
+        day = _day_of_hour(first)
+        profile = self.day_profile(day, rules)
+        if profile is None:
+            return 0.0
+        day_first = day * HOURS_PER_DAY - _VN_HOURS
+        obs = sum(self.count(h) for h in range(day_first, first))
+        ref = sum(profile[: first - day_first])
+        if obs < rules.level_min_expected or ref <= 0.0:
+            return 0.0
+        total = 0.0
+        for h in range(first, last + 1):
+            lo, hi = max(start, h * HOUR), min(now, (h + 1) * HOUR)
+            if hi > lo:
+                total += profile[h - day_first] * (hi - lo) / HOUR
+        return total * obs / ref
+
     def expected_silence(self, start: float, now: float, rules: OutageRules) -> float:
         """Events the feed should have sent between `start` (its newest event) and `now`."""
         first, last = int(start // HOUR), int(now // HOUR)
@@ -100,6 +152,7 @@ class FeedMonitor:
             day_end_hour = (_day_of_hour(first) + 1) * HOURS_PER_DAY - _VN_HOURS
             last = min(last, day_end_hour - 1)
             now = min(now, float(day_end_hour * HOUR))
+            return self._own_day_silence(start, now, first, last, rules)
         # Scale to today: how busy the feed was over the hours before the silence.
         obs = exp = 0.0
         for h in range(first - rules.level_hours, first):
@@ -110,8 +163,6 @@ class FeedMonitor:
         level = 1.0
         if exp >= rules.level_min_expected:
             level = min(1.5, obs / exp)
-        elif self.same_day:
-            return 0.0  # no activity today to extrapolate from
         total = 0.0
         for h in range(first, last + 1):
             b = self.base(h, rules)

@@ -261,7 +261,37 @@ def test_the_pension_cycle_is_not_a_stall() -> None:
         classes=_pension_classes,
     )  # fmt: skip
     _det, alerts = run(world, 40)
-    assert stalls(alerts) == []
+    assert alerts == []  # nor an outage: each day closes at 18:00, the round after the 8th
+
+
+def test_a_welfare_feed_silent_on_a_rounds_first_afternoon_is_an_outage() -> None:
+    """The working days before April's round (2 April) sent nothing: the afternoon's expectation
+    comes from the day's own morning, spread by the hour profile of March's round."""
+    silent = (ts(30, 14), ts(30, 17))
+    world = World(
+        kind=WELFARE, per_day=300, profile=OFFICE, day_factor=_pension_days,
+        classes=_pension_classes, edits=[(None, *silent, 0.0)],
+    )  # fmt: skip
+    _det, alerts = run(world, 40)
+    assert [(a.signal, a.province_code) for a in alerts] == [("feed_outage", NATIONAL)]
+    (alert,) = alerts
+    assert silent[0] - 3600 <= alert.started_at <= silent[0]
+    assert alert.detected_at <= silent[0] + 3600
+
+
+def test_a_round_paid_on_saturday_mornings_only_is_no_outage() -> None:
+    """The post office closes at noon on Saturdays: a Saturday is judged by Saturdays' profile."""
+
+    def rewrite(hour_end: float, rows: list[Row]) -> list[Row]:
+        local = datetime.fromtimestamp(hour_end - 3600, VN_TZ)
+        return [] if local.weekday() == 5 and local.hour >= 12 else rows
+
+    world = World(
+        kind=WELFARE, per_day=300, profile=OFFICE, day_factor=_pension_days,
+        classes=_pension_classes, rewrite=rewrite,
+    )  # fmt: skip
+    _det, alerts = run(world, 40)
+    assert alerts == []
 
 
 def test_a_missing_batch_is_found() -> None:
