@@ -332,9 +332,11 @@ class Detector:
 
     def _check_feeds(self, now: float, raised: list[Alert]) -> None:
         rules = self.config.outage
-        for feed in self._feeds.values():
+        feeds = self._feeds
+        for (kind, _source), feed in feeds.items():
             if now > feed.checked:
-                alert = feed.check(now, rules)
+                peers = [f for (k, _s), f in feeds.items() if k == kind and f is not feed]
+                alert = feed.check(now, rules, peers)
                 if alert is not None:
                     raised.append(alert)
 

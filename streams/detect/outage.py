@@ -14,6 +14,7 @@ closing time is not an outage, that evening or the next morning.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from streams.detect.alerts import CRITICAL, FEED_OUTAGE, NATIONAL, Alert
@@ -125,12 +126,24 @@ class FeedMonitor:
         return profile
 
     def _own_day_silence(
-        self, start: float, now: float, first: int, last: int, rules: OutageRules
+        self,
+        start: float,
+        now: float,
+        first: int,
+        last: int,
+        rules: OutageRules,
+        peers: Sequence[FeedMonitor],
     ) -> float:
         """Events expected between `start` and `now` (within one local day) from the day's own
-        events before the silence, spread by `day_profile`; 0.0 when the day has too few."""
+        events before the silence, spread by `day_profile` (a peer's, the same kind from another
+        source, when this feed has no active day yet: its first round in the log); 0.0 when the
+        day has too few."""
         day = _day_of_hour(first)
         profile = self.day_profile(day, rules)
+        for peer in peers:
+            if profile is not None:
+                break
+            profile = peer.day_profile(day, rules)
         if profile is None:
             return 0.0
         day_first = day * HOURS_PER_DAY - _VN_HOURS
@@ -145,14 +158,17 @@ class FeedMonitor:
                 total += profile[h - day_first] * (hi - lo) / HOUR
         return total * obs / ref
 
-    def expected_silence(self, start: float, now: float, rules: OutageRules) -> float:
-        """Events the feed should have sent between `start` (its newest event) and `now`."""
+    def expected_silence(
+        self, start: float, now: float, rules: OutageRules, peers: Sequence[FeedMonitor] = ()
+    ) -> float:
+        """Events the feed should have sent between `start` (its newest event) and `now`;
+        `peers` are the other sources of its kind."""
         first, last = int(start // HOUR), int(now // HOUR)
         if self.same_day:
             day_end_hour = (_day_of_hour(first) + 1) * HOURS_PER_DAY - _VN_HOURS
             last = min(last, day_end_hour - 1)
             now = min(now, float(day_end_hour * HOUR))
-            return self._own_day_silence(start, now, first, last, rules)
+            return self._own_day_silence(start, now, first, last, rules, peers)
         # Scale to today: how busy the feed was over the hours before the silence.
         obs = exp = 0.0
         for h in range(first - rules.level_hours, first):
@@ -187,8 +203,11 @@ class FeedMonitor:
                 return float((h + 1) * HOUR)
         return now
 
-    def check(self, now: float, rules: OutageRules) -> Alert | None:
-        """Open or close the outage at event time `now`; returns a newly opened alert."""
+    def check(
+        self, now: float, rules: OutageRules, peers: Sequence[FeedMonitor] = ()
+    ) -> Alert | None:
+        """Open or close the outage at event time `now`; returns a newly opened alert. `peers`
+        are the other sources of the feed's kind."""
         self.checked = now
         if self.last_ts <= 0.0:
             return None
@@ -199,11 +218,11 @@ class FeedMonitor:
             return None
         if now - last < rules.min_silence:
             return None
-        if self.expected_silence(last, now, rules) < rules.min_expected:
+        if self.expected_silence(last, now, rules, peers) < rules.min_expected:
             return None
         # When it was first visible, checking every `check_every` (a backtest may only look now).
         seen = last + rules.min_silence
-        while seen < now and self.expected_silence(last, seen, rules) < rules.min_expected:
+        while seen < now and self.expected_silence(last, seen, rules, peers) < rules.min_expected:
             seen += rules.check_every
         self.alert = Alert(
             self.kind, NATIONAL, None, FEED_OUTAGE, float(int(last)), float(int(min(seen, now))),

@@ -101,11 +101,18 @@ def _poisson(rng: random.Random, lam: float) -> int:
     return k
 
 
-def run(world: World, days: float, det: Detector | None = None) -> tuple[Detector, list[Alert]]:
+def run(
+    world: World,
+    days: float,
+    det: Detector | None = None,
+    source: Callable[[str], str] | None = None,
+) -> tuple[Detector, list[Alert]]:
+    """Feed the world to the detector hour by hour; `source` names each class's source."""
     det = det or Detector()
     alerts: list[Alert] = []
+    of = source or (lambda _cls: SOURCE[world.kind])
     for hour_end, rows in world.events(days):
-        det.observe_many(world.kind, ((p, w, t, c, SOURCE[world.kind]) for p, w, t, c in rows))
+        det.observe_many(world.kind, ((p, w, t, c, of(c)) for p, w, t, c in rows))
         alerts += det.advance(hour_end)
     return det, alerts
 
@@ -273,6 +280,31 @@ def test_a_welfare_feed_silent_on_a_rounds_first_afternoon_is_an_outage() -> Non
         classes=_pension_classes, edits=[(None, *silent, 0.0)],
     )  # fmt: skip
     _det, alerts = run(world, 40)
+    assert [(a.signal, a.province_code) for a in alerts] == [("feed_outage", NATIONAL)]
+    (alert,) = alerts
+    assert silent[0] - 3600 <= alert.started_at <= silent[0]
+    assert alert.detected_at <= silent[0] + 3600
+
+
+def test_a_sources_first_round_in_the_log_is_judged_by_its_kinds_other_source() -> None:
+    """Allowances (one source) are paid in March and April, pensions (another) only from April:
+    the pension feed's silence on its first afternoon is judged by the allowances' profile."""
+    silent = (ts(30, 14), ts(30, 17))
+
+    def rewrite(hour_end: float, rows: list[Row]) -> list[Row]:
+        t = hour_end - 3600
+        if t < ts(29):
+            return [r for r in rows if not r[3].startswith("pension")]
+        if silent[0] <= t < silent[1]:
+            return [r for r in rows if not r[3].startswith("pension")]
+        return rows
+
+    world = World(
+        kind=WELFARE, per_day=300, profile=OFFICE, day_factor=_pension_days,
+        classes=lambda _w, i: "pension.cash" if i % 2 else "social_allowance.cash",
+        rewrite=rewrite,
+    )  # fmt: skip
+    _det, alerts = run(world, 40, source=lambda cls: "vss" if cls[0] == "p" else "molisa")
     assert [(a.signal, a.province_code) for a in alerts] == [("feed_outage", NATIONAL)]
     (alert,) = alerts
     assert silent[0] - 3600 <= alert.started_at <= silent[0]
