@@ -287,6 +287,8 @@ class Detector:
                 if feed is None:
                     same_day = kind in self.config.same_day_outage_kinds
                     feed = feeds[(kind, source)] = FeedMonitor(kind, source, same_day)
+                    # Watched since the detector's first hour: silent until its first event.
+                    feed.first = first_hour
                 feed.add(hour, n, newest.get((kind, source), 0.0))
 
     def _new_cell(self, kind: str, province: str, ward: str, parent: Cell | None) -> Cell:

@@ -311,6 +311,32 @@ def test_a_sources_first_round_in_the_log_is_judged_by_its_kinds_other_source() 
     assert alert.detected_at <= silent[0] + 3600
 
 
+def test_the_logs_first_day_teaches_the_hour_profile() -> None:
+    """The log opens at midnight (a QR payment) and allowances are paid that day from 07:00:
+    a day the detector watched whole, though the feed's first event came at 07:00. A week later
+    the pension feed's first day goes silent in the afternoon."""
+    paid = {date(2025, 3, 3): "social_allowance", date(2025, 3, 10): "pension"}
+    silent = (ts(7, 14), ts(7, 17))
+
+    def rewrite(hour_end: float, rows: list[Row]) -> list[Row]:
+        t = hour_end - 3600
+        program = paid.get(datetime.fromtimestamp(t, VN_TZ).date())
+        if program is None or silent[0] <= t < silent[1]:
+            return []
+        return [r for r in rows if r[3].startswith(program)]
+
+    world = World(
+        kind=WELFARE, per_day=300, profile=OFFICE,
+        classes=lambda _w, i: "pension.cash" if i % 2 else "social_allowance.cash",
+        rewrite=rewrite,
+    )  # fmt: skip
+    det = Detector()
+    det.observe_many(QR, [("38", BIG, ts(0), "", SOURCE[QR])])
+    _det, alerts = run(world, 9, det, source=lambda cls: "vss" if cls[0] == "p" else "molisa")
+    assert [(a.signal, a.province_code) for a in alerts] == [("feed_outage", NATIONAL)]
+    assert silent[0] - 3600 <= alerts[0].started_at <= silent[0]
+
+
 def test_a_round_paid_on_saturday_mornings_only_is_no_outage() -> None:
     """The post office closes at noon on Saturdays: a Saturday is judged by Saturdays' profile."""
 
