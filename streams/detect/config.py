@@ -105,8 +105,15 @@ class OutageRules:
     min_silence: float = 600.0  # seconds without an event before anything is judged
     min_expected: float = 30.0  # events the silence should have held (P(0) = e^-30)
     profile_days: int = 4  # recent days of the same class whose hour profile is the expectation
+    profile_min_days: int = 1  # ... at least this many (a first weekend is enough, scaled by today)
     level_hours: int = 6  # hours before the silence that scale the expectation to today
     level_min_expected: float = 20.0  # expected events those hours must hold to scale it
+    # A same-day feed is scaled by the hours just before its silence, back until they hold this
+    # share of a day in its profile: the current rate, not the morning's bank batch.
+    level_min_share: float = 0.1
+    # ... and spread by its own profile once it has this many active days of the class (one odd
+    # day, an outage in it, would set it), before that pooled with its kind's other sources.
+    own_profile_days: int = 2
     check_every: float = 300.0  # seconds of event time between checks within an hour
 
 

@@ -6,7 +6,7 @@ busy the feed was in the hours just before it fell silent. A silence is an outag
 events it should have held reach `OutageRules.min_expected` (the chance of that silence by luck
 is then below e^-30). A feed with no day-level forecast (welfare: paid on the days of a monthly
 round, not by weekday) is judged within the day the silence began only, against its own day:
-the events of the day's hours before the silence, spread over the day by the feed's hour-of-day
+the rate of the hours just before the silence, spread over the day by the feed's hour-of-day
 profile on its recent active days of the same class (opening and closing hours, batch hours).
 A round's first day is then judged like its others, and a round that ends at the post office's
 closing time is not an outage, that evening or the next morning.
@@ -48,7 +48,7 @@ class FeedMonitor:
         self.alert: Alert | None = None
         self.checked = 0.0
         self._base: dict[int, float | None] = {}
-        self._profile: tuple[int, list[float] | None] = (-1, None)
+        self._profile: tuple[int, tuple[list[float], int] | None] = (-1, None)
 
     def add(self, hour: int, n: int, newest: float) -> None:
         """Count `n` events of `hour`, the newest at `newest` (Unix seconds)."""
@@ -89,7 +89,7 @@ class FeedMonitor:
                 if len(values) == rules.profile_days:
                     break
         value: float | None = None
-        if len(values) >= 2:
+        if len(values) >= rules.profile_min_days:
             values.sort()
             mid = len(values) // 2
             value = float(values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2)
@@ -98,13 +98,13 @@ class FeedMonitor:
         self._base[hour] = value
         return value
 
-    def day_profile(self, day: int, rules: OutageRules) -> list[float] | None:
-        """The feed's hour-of-day profile before `day` (local day index): each hour's mean share
-        of the day, over the whole days of the same class in the ring that held at least
-        `level_min_expected` events (a Saturday's post office may close at noon). None when no
-        such day is known."""
+    def day_shares(self, day: int, rules: OutageRules) -> tuple[list[float], int]:
+        """The feed's hour-of-day shares before `day` (local day index): per hour, the sum of its
+        share of the day over the whole days of the same class in the ring that held at least
+        `level_min_expected` events (a Saturday's post office may close at noon), and how many
+        such days there were."""
         cached_day, cached = self._profile
-        if cached_day == day:
+        if cached_day == day and cached is not None:
             return cached
         cls = day_class(day)
         sums = [0.0] * HOURS_PER_DAY
@@ -121,9 +121,23 @@ class FeedMonitor:
                 active += 1
                 for i, c in enumerate(counts):
                     sums[i] += c / total
-        profile = [x / active for x in sums] if active else None
-        self._profile = (day, profile)
-        return profile
+        self._profile = (day, (sums, active))
+        return sums, active
+
+    def day_profile(
+        self, day: int, rules: OutageRules, peers: Sequence[FeedMonitor] = ()
+    ) -> list[float] | None:
+        """Each hour's mean share of a day of `day`'s class: the feed's own days when it has
+        `own_profile_days` of them, else pooled with its peers' (the same kind from other
+        sources: a source's first round in the log). None when no active day is known."""
+        sums, active = self.day_shares(day, rules)
+        if active < rules.own_profile_days:
+            sums = list(sums)
+            for peer in peers:
+                more, n = peer.day_shares(day, rules)
+                sums = [a + b for a, b in zip(sums, more, strict=True)]
+                active += n
+        return [x / active for x in sums] if active else None
 
     def _own_day_silence(
         self,
@@ -134,22 +148,22 @@ class FeedMonitor:
         rules: OutageRules,
         peers: Sequence[FeedMonitor],
     ) -> float:
-        """Events expected between `start` and `now` (within one local day) from the day's own
-        events before the silence, spread by `day_profile` (a peer's, the same kind from another
-        source, when this feed has no active day yet: its first round in the log); 0.0 when the
-        day has too few."""
+        """Events expected between `start` and `now` (within one local day): the rate of the
+        day's last hours before the silence, spread by `day_profile`; 0.0 when those hours hold
+        too few events or too little of the profile."""
         day = _day_of_hour(first)
-        profile = self.day_profile(day, rules)
-        for peer in peers:
-            if profile is not None:
-                break
-            profile = peer.day_profile(day, rules)
+        profile = self.day_profile(day, rules, peers)
         if profile is None:
             return 0.0
         day_first = day * HOURS_PER_DAY - _VN_HOURS
-        obs = sum(self.count(h) for h in range(day_first, first))
-        ref = sum(profile[: first - day_first])
-        if obs < rules.level_min_expected or ref <= 0.0:
+        obs, ref, h = 0.0, 0.0, first - 1
+        while h >= day_first and first - h <= rules.level_hours and (
+            ref < rules.level_min_share or obs < rules.level_min_expected
+        ):
+            obs += self.count(h)
+            ref += profile[h - day_first]
+            h -= 1
+        if obs < rules.level_min_expected or ref < rules.level_min_share:
             return 0.0
         total = 0.0
         for h in range(first, last + 1):

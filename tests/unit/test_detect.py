@@ -440,6 +440,17 @@ def test_a_feed_outage_is_one_national_alert_and_no_stall() -> None:
     assert det.open_outages() == set()  # closed once events flowed again
 
 
+def test_a_saturday_outage_is_judged_by_the_one_saturday_before() -> None:
+    """Two weeks into a deployment, the feed's Saturday profile is one day: enough to judge by
+    (scaled by the hours before the silence), not a reason to wait for a third weekend."""
+    silent = (ts(12, 14), ts(12, 17))  # Saturday 15 March; the only Saturday before is the 8th
+    world = World(kind=ACT, per_day=30, profile=OFFICE, edits=[(None, *silent, 0.0)])
+    _det, alerts = run(world, 14)
+    assert [(a.signal, a.province_code) for a in alerts] == [("feed_outage", NATIONAL)]
+    assert silent[0] - 3600 <= alerts[0].started_at <= silent[0]
+    assert alerts[0].detected_at <= silent[0] + 3600
+
+
 # ---- hysteresis -----------------------------------------------------------------------------
 
 
