@@ -157,8 +157,10 @@ class FeedMonitor:
             return 0.0
         day_first = day * HOURS_PER_DAY - _VN_HOURS
         obs, ref, h = 0.0, 0.0, first - 1
-        while h >= day_first and first - h <= rules.level_hours and (
-            ref < rules.level_min_share or obs < rules.level_min_expected
+        while (
+            h >= day_first
+            and first - h <= rules.level_hours
+            and (ref < rules.level_min_share or obs < rules.level_min_expected)
         ):
             obs += self.count(h)
             ref += profile[h - day_first]
