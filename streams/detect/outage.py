@@ -14,7 +14,7 @@ closing time is not an outage, that evening or the next morning.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from streams.detect.alerts import CRITICAL, FEED_OUTAGE, NATIONAL, Alert
@@ -48,7 +48,7 @@ class FeedMonitor:
         self.alert: Alert | None = None
         self.checked = 0.0
         self._base: dict[int, float | None] = {}
-        self._profile: tuple[int, tuple[list[float], int] | None] = (-1, None)
+        self._profile: tuple[int, tuple[list[float], int]] = (-1, ([], 0))  # day, day_shares
 
     def add(self, hour: int, n: int, newest: float) -> None:
         """Count `n` events of `hour`, the newest at `newest` (Unix seconds)."""
@@ -73,21 +73,27 @@ class FeedMonitor:
             return 0
         return self.hr[hour % self.ring]
 
+    def _same_class_before(self, hour: int) -> Iterator[int]:
+        """The same hour on earlier days of its day's class, newest first, while they are known
+        (in the ring, not before the feed was watched)."""
+        cls = day_class(_day_of_hour(hour))
+        for back in range(1, DAY_RING):
+            h = hour - back * HOURS_PER_DAY
+            if h <= self.upto - self.ring or h < self.first:
+                return
+            if day_class(_day_of_hour(h)) == cls:
+                yield h
+
     def base(self, hour: int, rules: OutageRules) -> float | None:
         """Median of the same hour on recent days of the same class; None when unknown."""
         cached = self._base.get(hour, -1.0)
         if cached is None or cached >= 0.0:
             return cached
-        cls = day_class(_day_of_hour(hour))
         values = []
-        for back in range(1, DAY_RING):
-            h = hour - back * HOURS_PER_DAY
-            if h <= self.upto - self.ring or h < self.first:
+        for h in self._same_class_before(hour):
+            values.append(self.count(h))
+            if len(values) == rules.profile_days:
                 break
-            if day_class(_day_of_hour(h)) == cls:
-                values.append(self.count(h))
-                if len(values) == rules.profile_days:
-                    break
         value: float | None = None
         if len(values) >= rules.profile_min_days:
             values.sort()
@@ -104,17 +110,12 @@ class FeedMonitor:
         `level_min_expected` events (a Saturday's post office may close at noon), and how many
         such days there were."""
         cached_day, cached = self._profile
-        if cached_day == day and cached is not None:
+        if cached_day == day:
             return cached
-        cls = day_class(day)
         sums = [0.0] * HOURS_PER_DAY
         active = 0
-        for back in range(1, DAY_RING):
-            first = (day - back) * HOURS_PER_DAY - _VN_HOURS
-            if first < self.first or first <= self.upto - self.ring:
-                break  # a day seen in part (or forgotten) would skew the profile
-            if day_class(day - back) != cls:
-                continue
+        # From each earlier day's first hour: a day seen in part would skew the profile.
+        for first in self._same_class_before(day * HOURS_PER_DAY - _VN_HOURS):
             counts = [self.count(first + i) for i in range(HOURS_PER_DAY)]
             total = sum(counts)
             if total >= rules.level_min_expected:
