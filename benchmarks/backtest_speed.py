@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from producers.logs import iter_raw_lines
+from reference import load_reference
 from streams.detect.backtest import run_backtest
 from streams.detect.detector import Detector
+from streams.detect.rolls import Rolls
 
 
 def _simulate(out: Path, days: int, scale: float) -> None:
@@ -48,7 +50,8 @@ def main() -> None:
         lines = list(itertools.islice(iter_raw_lines([log]), args.events))
     print(f"log: {len(lines):,} lines")
 
-    result = run_backtest(iter(lines))
+    rolls = Rolls.from_reference(load_reference(use_env=False))  # as the CLI and the worker
+    result = run_backtest(iter(lines), rolls=rolls)
     n = result.lines
     print(
         f"backtest (validate + dedup + count + detect): {result.seconds:.1f} s, "
@@ -59,7 +62,7 @@ def main() -> None:
     det = result.detector
     assert det is not None
     counted = _counted(lines)
-    detector = Detector()
+    detector = Detector(None, rolls)
     started = time.perf_counter()
     newest = 0.0
     lateness = detector.config.allowed_lateness
@@ -82,7 +85,7 @@ def main() -> None:
     t0 = time.perf_counter()
     state = detector.to_bytes()
     t1 = time.perf_counter()
-    Detector.from_bytes(state)
+    Detector.from_bytes(state, None, rolls)
     t2 = time.perf_counter()
     print(
         f"state: {len(state) / 1e6:.1f} MB, saved in {1e3 * (t1 - t0):.0f} ms, "

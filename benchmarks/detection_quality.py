@@ -44,12 +44,14 @@ from typing import Any
 import orjson
 
 from producers.logs import iter_raw_lines
+from reference import load_reference
 from streams.core.aggregator import classify
 from streams.detect.alerts import Alert
 from streams.detect.backtest import run_backtest
 from streams.detect.config import DetectorConfig
 from streams.detect.detector import Detector
 from streams.detect.naive import NaiveDetector
+from streams.detect.rolls import Rolls
 from streams.detect.scoring import Score, TruthEpisode, load_alerts, load_truth, score
 
 _ATTRS = ("level", "program", "channel")
@@ -90,7 +92,7 @@ def detect_rows(
 ) -> tuple[list[Alert], list[Alert], float]:
     """Alerts of the detector and of the naive rule over parsed rows, in log order, advancing
     the watermark after every 4,096 rows; and the seconds spent in the detector."""
-    det = Detector(config)
+    det = Detector(config, Rolls.from_reference(load_reference(use_env=False)))
     nav = NaiveDetector() if naive else None
     lateness = det.config.allowed_lateness
     alerts: list[Alert] = []
@@ -372,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.fast:
             alerts, naive_alerts, _t = detect_fast(log)
         else:
-            result = run_backtest(iter_raw_lines([log]), naive=True)
+            rolls = Rolls.from_reference(load_reference(use_env=False))
+            result = run_backtest(iter_raw_lines([log]), naive=True, rolls=rolls)
             alerts, naive_alerts = result.alerts, result.naive_alerts
         elapsed = time.perf_counter() - t0
         Path(f"{stem}.alerts.jsonl").write_bytes(b"".join(a.to_json() + b"\n" for a in alerts))

@@ -24,6 +24,7 @@ from streams.config import Settings
 from streams.core.aggregator import Aggregator
 from streams.detect import Detector, DetectorConfig
 from streams.detect.durable import DurableDetector
+from streams.detect.rolls import Rolls
 from streams.ingest import Ingest
 from streams.internal_topics import ensure_internal_topics
 from streams.metrics import DetectionCollector, KpiCollector, build_registry
@@ -90,11 +91,12 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         )
     )
     config = DetectorConfig()
+    rolls = Rolls.from_reference(reference)  # a round's first day: each locality's part of it
 
     def detector_from(entries: list[tuple[bytes, bytes]]) -> DurableDetector:
         return DurableDetector.restore(
             entries,
-            lambda raw: Detector.from_bytes(raw, config) if raw else Detector(config),
+            lambda raw: Detector.from_bytes(raw, config, rolls) if raw else Detector(config, rolls),
             snapshot_every=settings.detector_snapshot_s,
         )
 

@@ -24,20 +24,30 @@ def backtest(
     state_out: Annotated[
         Path | None, typer.Option(help="save the detector state at the end (bytes)")
     ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="reference override CSV, as the worker's (default: shipped figures)"),
+    ] = None,
 ) -> None:
     """Run validation, dedup, counting and detection over event logs, offline, in file order."""
     from producers.logs import check_readable, iter_raw_lines
+    from reference import load_reference
     from streams.detect import Alert
     from streams.detect.backtest import run_backtest
+    from streams.detect.rolls import Rolls
 
     names = check_readable(paths)
+    # a bad override file is a user error: the CLI prints it and exits 1
+    rolls = Rolls.from_reference(load_reference(reference, use_env=False))
     alerts_out.parent.mkdir(parents=True, exist_ok=True)
     with alerts_out.open("wb") as out:
 
         def write(alert: Alert) -> None:
             out.write(alert.to_json() + b"\n")
 
-        result = run_backtest(iter_raw_lines(names), naive=naive_out is not None, on_alert=write)
+        result = run_backtest(
+            iter_raw_lines(names), naive=naive_out is not None, on_alert=write, rolls=rolls
+        )
     if naive_out is not None:
         naive_out.parent.mkdir(parents=True, exist_ok=True)
         naive_out.write_bytes(b"".join(a.to_json() + b"\n" for a in result.naive_alerts))

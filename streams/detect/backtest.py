@@ -21,6 +21,7 @@ from streams.detect.alerts import Alert
 from streams.detect.config import DetectorConfig
 from streams.detect.detector import Detector
 from streams.detect.naive import NaiveDetector
+from streams.detect.rolls import Rolls
 
 CHUNK = 4096
 
@@ -66,11 +67,13 @@ def run_backtest(
     naive: bool = False,
     now: float | None = None,
     on_alert: Callable[[Alert], None] | None = None,
+    rolls: Rolls | None = None,
 ) -> BacktestResult:
-    """Run validation, counting and detection over `lines` (raw log lines, in order)."""
+    """Run validation, counting and detection over `lines` (raw log lines, in order); `rolls`
+    as the worker's (`Rolls.from_reference`)."""
     started = time.perf_counter()
     clock = time.time() if now is None else now
-    detector = Detector(config)
+    detector = Detector(config, rolls)
     lateness = detector.config.allowed_lateness
     naive_det = NaiveDetector() if naive else None
     agg = Aggregator(dict(KIND_BY_TOPIC))

@@ -36,6 +36,7 @@ class Cell:
         "nbdays",
         "ncomp",
         "parent",
+        "prior",
         "province",
         "quiet_from",
         "recover",
@@ -70,6 +71,9 @@ class Cell:
         self.idle = 0  # consecutive evaluations with too little expected to judge
         self.quiet_from = -1  # first hour a new alert may look at (after a close)
         self.steady = False  # counts follow rolls (welfare): learnt from the very last days
+        # per component, the part of the parent's count its roll gives (NaN: no roll), for the
+        # components not learnt yet; None: no rolls at all. Derived from the rolls, not saved.
+        self.prior: list[float] | None = None
 
     # ---- hourly ring -------------------------------------------------------------------------
 

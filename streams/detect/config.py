@@ -34,6 +34,9 @@ class Rules:
     share_ratio: float  # observed share <= share_ratio * expected share ...
     share_z: float  # ... and z <= -share_z
     share_min_trials: int  # payments needed in the window to judge a share
+    # A share with nothing of its own to go by (a round's first in the log) is judged against
+    # its peers' (the parent's other children, same window): only where peers are alike.
+    share_peers: bool
     batch_window: int  # missing batch: bank-account payments in this window ...
     batch_ratio: float  # ... at or below this fraction of the expected
     close_window: int  # hysteresis: closes when this window's ratio ...
@@ -57,6 +60,7 @@ PROVINCE: Final = Rules(
     share_ratio=0.75,
     share_z=6.0,
     share_min_trials=100,
+    share_peers=True,
     batch_window=24,
     batch_ratio=0.15,
     close_window=6,
@@ -89,6 +93,10 @@ COMMUNE: Final = Rules(
     share_ratio=0.7,
     share_z=5.0,
     share_min_trials=40,
+    # Off: a commune's cashless share spreads about 0.6 in log-odds around its province's (seed
+    # 44: a commune at -4.5 sd of its peers on a round with no regression), against 0.2 for a
+    # province around the nation's; a first-round regression hides among the communes.
+    share_peers=False,
     batch_window=24,
     batch_ratio=0.15,
     close_window=24,
@@ -128,6 +136,16 @@ class DetectorConfig:
     baseline_min_days: int = 3  # fewer closed days learnt from: the locality is not judged yet
     decline_lag_days: int = 7  # the share a gradual decline is measured against: a week old
     decline_min_days: int = 7  # ... learnt over at least this many days
+    # Peers judging a first-round share: at least this many with `share_min_trials` payments,
+    # their spread (robust, in log-odds) taken no tighter than `peer_sd_floor`.
+    peer_min: int = 8
+    peer_sd_floor: float = 0.1
+    # A component not learnt yet (a round's first in the log) expects the locality's part of
+    # its roll (`rolls.Rolls`) in windows of at least `roll_window` hours (whole days: a
+    # commune with few bank accounts gets little of the morning's bank batch, its cash later),
+    # its uncertainty a gamma of shape `roll_shape` (a roll a third off).
+    roll_window: int = 24
+    roll_shape: float = 9.0
     burst_cap: float = 2.5  # days above this multiple of the median share (campaigns) are left out
     allowed_lateness: float = 900.0  # seconds an hour waits for late events before it is judged
     same_day_outage_kinds: tuple[str, ...] = ("welfare.disbursement",)  # no day-level forecast

@@ -28,6 +28,7 @@ evaluations; then no new alert looks at the hours it covered.
 from __future__ import annotations
 
 import math
+import statistics
 import zlib
 from collections.abc import Iterable
 from typing import Any, Final
@@ -48,6 +49,7 @@ from streams.detect.cells import HOURS_PER_DAY, Cell
 from streams.detect.config import DAY_RING, RING_HOURS, DetectorConfig, Rules
 from streams.detect.exceptions import StateError
 from streams.detect.outage import FeedMonitor
+from streams.detect.rolls import Rolls
 from streams.detect.stats import nb_cdf
 
 HOUR: Final = 3600
@@ -163,8 +165,9 @@ class Detector:
     for gauges; `to_bytes` / `from_bytes` to persist.
     """
 
-    def __init__(self, config: DetectorConfig | None = None) -> None:
+    def __init__(self, config: DetectorConfig | None = None, rolls: Rolls | None = None) -> None:
         self.config = config or DetectorConfig()
+        self.rolls = rolls
         cfg = self.config
         self._ring = max(max(r.windows) for r in (cfg.province, cfg.commune)) + _LEAD + 1
         self._ring = max(self._ring, RING_HOURS + _LEAD + 1)
@@ -294,6 +297,12 @@ class Detector:
     def _new_cell(self, kind: str, province: str, ward: str, parent: Cell | None) -> Cell:
         cell = Cell(province, ward, len(COMPONENTS[kind]), self._ring, DAY_RING, parent)
         cell.steady = kind in self.config.steady_kinds
+        if self.rolls is not None and parent is not None:
+            parts = [
+                self.rolls.part(kind, ward or province, c.split(".")[0]) for c in COMPONENTS[kind]
+            ]
+            if any(x is not None for x in parts):
+                cell.prior = [math.nan if x is None else x for x in parts]
         if self.judged >= 0:
             cell.sync(self.judged)
         if ward:
@@ -381,9 +390,14 @@ class Detector:
                     for w in widths:
                         national[w] += excess[w]
                 pw = _less(pw, national)
+            peers = None
+            if prules is not None and prules.share_peers and kind in SHARES:
+                peers = _peer_shares(kind, provinces.values(), hour, prules, cfg)
             for code, prov in provinces.items():
                 if prules is not None:
-                    self._judge(kind, prov, pw, hour, prules, steady, raised, minus.get(code))
+                    self._judge(
+                        kind, prov, pw, hour, prules, steady, raised, minus.get(code), peers
+                    )
                 communes = self._communes[kind].get(code)
                 if communes:
                     cw = parents.get(code) or _windows(prov, hour, crules)
@@ -402,6 +416,7 @@ class Detector:
         steady: bool,
         raised: list[Alert],
         minus: dict[int, float] | None,
+        peers: dict[tuple[int, int], tuple[float, float]] | None = None,
     ) -> None:
         if cell.alert is not None:
             self._maybe_close(kind, cell, par, hour, rules)
@@ -440,23 +455,38 @@ class Detector:
                     raised.append(self._open(kind, cell, MISSING_BATCH, hour, w, rules, (num,)))
                     return
         # rate drop, then gradual decline on the long window
+        roll = cell.prior if not known else None
         for w in rules.windows:
             if hour - w + 1 < start:
                 break
             pw = par[w]
-            if len(s) == 1:
-                exp, obs = s[0] * pw[0], cell.total(hour, w)
-            elif known:
-                exp, obs = sum(x * y for x, y in zip(s, pw, strict=True)), cell.total(hour, w)
+            ws, wknown, var = s, known, base_var
+            if roll is not None and w >= self.config.roll_window:
+                # the components not learnt yet expect the locality's part of their roll; the
+                # expectation's relative variance is each part's, weighted by its weight in it
+                learnt = sum(x * y for x, y in zip(s, pw, strict=True) if x == x)
+                rolled = sum(
+                    r * y for x, r, y in zip(s, roll, pw, strict=True) if x != x and r == r
+                )
+                if rolled > 0:
+                    ws = [x if x == x else r for x, r in zip(s, roll, strict=True)]
+                    wknown = all(x == x for x in ws)
+                    whole = learnt + rolled
+                    var = (learnt / whole) ** 2 * base_var
+                    var += (rolled / whole) ** 2 / self.config.roll_shape
+            if len(ws) == 1:
+                exp, obs = ws[0] * pw[0], cell.total(hour, w)
+            elif wknown:
+                exp, obs = sum(x * y for x, y in zip(ws, pw, strict=True)), cell.total(hour, w)
             else:
                 oc = cell.comps(hour, w)
-                exp = sum(x * y for x, y in zip(s, pw, strict=True) if x == x)
-                obs = sum(o for x, o in zip(s, oc, strict=True) if x == x)
+                exp = sum(x * y for x, y in zip(ws, pw, strict=True) if x == x)
+                obs = sum(o for x, o in zip(ws, oc, strict=True) if x == x)
             if exp < rules.min_expected:
                 continue
             if minus:
                 obs = max(0, round(obs - minus.get(w, 0.0)))
-            shape = _shape(w, rules, day_shape, base_var)
+            shape = _shape(w, rules, day_shape, var)
             if obs <= rules.drop_ratio * exp and nb_cdf(obs, exp, shape) <= rules.alpha:
                 raised.append(self._open(kind, cell, RATE_DROP[kind], hour, w, rules, None))
                 return
@@ -475,7 +505,13 @@ class Detector:
             for w in rules.share_windows:
                 if hour - w + 1 < start:
                     break
-                if _share_test(cell, par[w], num, oth, hour, w, rules, day_shape) <= -rules.share_z:
+                if s[num] == s[num] and s[oth] == s[oth]:
+                    z = _share_test(cell, par[w], num, oth, hour, w, rules, day_shape)
+                elif peers is not None and (num, w) in peers:
+                    z = _peer_share_test(cell, peers[(num, w)], num, oth, hour, w, rules)
+                else:
+                    continue
+                if z <= -rules.share_z:
                     raised.append(self._open(kind, cell, signal, hour, w, rules, (num, oth)))
                     return
 
@@ -717,14 +753,16 @@ class Detector:
         return zlib.compress(orjson.dumps(data), 1)
 
     @classmethod
-    def from_bytes(cls, raw: bytes, config: DetectorConfig | None = None) -> Detector:
+    def from_bytes(
+        cls, raw: bytes, config: DetectorConfig | None = None, rolls: Rolls | None = None
+    ) -> Detector:
         try:
             data: dict[str, Any] = orjson.loads(zlib.decompress(raw))
         except (zlib.error, orjson.JSONDecodeError) as exc:
             raise StateError(f"unreadable detector state: {exc}") from exc
         if data.get("v") != STATE_VERSION:
             raise StateError(f"detector state version {data.get('v')!r}, {STATE_VERSION} needed")
-        det = cls(config)
+        det = cls(config, rolls)
         if data["ring"] != det._ring:
             raise StateError("detector state was saved with other windows: cannot restore")
         det.first_hour, det.judged = int(data["first"]), int(data["judged"])
@@ -846,3 +884,60 @@ def _share_test(
         var += 2.0 / (day_shape * days) + 2.0 / (day_shape * max(cell.nbdays, 1))
     observed = math.log((k + 0.5) / (n - k + 0.5))
     return (observed - math.log(p / (1.0 - p))) / math.sqrt(var)
+
+
+def _log_odds(k: int, n: int) -> float:
+    return math.log((k + 0.5) / (n - k + 0.5))
+
+
+def _peer_shares(
+    kind: str, cells: Iterable[Cell], hour: int, rules: Rules, cfg: DetectorConfig
+) -> dict[tuple[int, int], tuple[float, float]]:
+    """Per (numerator component, window): the median log-odds share of the localities with
+    enough payments in the window, and their robust spread (1.4826 MAD, at least
+    `peer_sd_floor`). Only where `peer_min` localities have a say."""
+    out: dict[tuple[int, int], tuple[float, float]] = {}
+    for w in rules.share_windows:
+        window = [c.comps(hour, w) for c in cells]
+        for num, oth, _signal in SHARES[kind]:
+            odds = [
+                _log_odds(oc[num], oc[num] + oc[oth])
+                for oc in window
+                if oc[num] + oc[oth] >= rules.share_min_trials
+            ]
+            if len(odds) < cfg.peer_min:
+                continue
+            mid = statistics.median(odds)
+            mad = statistics.median(abs(x - mid) for x in odds)
+            out[(num, w)] = (mid, max(1.4826 * mad, cfg.peer_sd_floor))
+    return out
+
+
+def _peer_share_test(
+    cell: Cell,
+    peer: tuple[float, float],
+    num: int,
+    oth: int,
+    hour: int,
+    width: int,
+    rules: Rules,
+) -> float:
+    """z of the locality's log-odds share against its peers' over the same window (0.0 when
+    there is nothing to judge): for a share with nothing of its own learnt yet, a round's first.
+
+    The window is the same for every peer (the rounds' days are national), so the calendar
+    cancels; the variance is the peers' own spread plus the locality's binomial sampling. A
+    window in which the peers' share would expect fewer than `share_min_trials` payments of the
+    numerator (the cash days of a round) is not judged. The observed share must also be down
+    to `share_ratio` of the peers' in odds, not in share: near a share of 1 (allowances paid
+    to accounts) a regression from 0.95 to 0.77 is a fourfold rise in cash payments."""
+    mid, sd = peer
+    oc = cell.comps(hour, width)
+    k, n = oc[num], oc[num] + oc[oth]
+    p = 1.0 / (1.0 + math.exp(-mid))
+    if n < rules.share_min_trials or p * n < rules.share_min_trials:
+        return 0.0
+    if k > rules.share_ratio * p / (1.0 - p) * (n - k):
+        return 0.0
+    var = sd * sd + 1.0 / (k + 0.5) + 1.0 / (n - k + 0.5)
+    return (_log_odds(k, n) - mid) / math.sqrt(var)
