@@ -12,12 +12,14 @@ from datetime import date, datetime, timedelta
 import orjson
 import pytest
 
+from reference import load_reference
 from schemas.localities import all_wards
 from streams.detect import Alert, Detector
 from streams.detect.alerts import NATIONAL
 from streams.detect.calendar import VN_TZ, day_class, day_index
 from streams.detect.config import DetectorConfig
 from streams.detect.naive import NaiveDetector
+from streams.detect.rolls import Rolls
 from streams.detect.scoring import TruthEpisode, score
 
 QR, ACT, WELFARE, SERVICE = (
@@ -422,6 +424,135 @@ def test_an_online_share_regression_is_found() -> None:
     world.rewrite = rewrite
     _det, alerts = run(world, 16)
     assert [(a.ward_code, a.signal) for a in stalls(alerts)] == [(BIG, "online_share_regression")]
+
+
+# ---- a round's first in the log: peers and rolls ----------------------------------------------
+
+
+def _first_round(low_province: str | None) -> World:
+    """A day of cash payments, then the bank day (4 March): half of each province's payments go
+    to accounts that day, a fifth in `low_province`; cash afterwards. No bank day before it."""
+    world = World(kind=WELFARE, per_day=400, day_factor=lambda d: 1.0 if d.day <= 8 else 0.0)
+
+    def rewrite(hour_end: float, rows: list[Row]) -> list[Row]:
+        bank_day = ts(1) < hour_end <= ts(2)
+        out = []
+        for i, (p, w, t, _c) in enumerate(rows):
+            bank = bank_day and i % (5 if p == low_province else 2) == 0
+            out.append((p, w, t, "pension.bank_account" if bank else "pension.cash"))
+        return out
+
+    world.rewrite = rewrite
+    return world
+
+
+@pytest.mark.parametrize("low", ["79", None])
+def test_a_provinces_first_round_share_is_judged_against_the_other_provinces(
+    low: str | None,
+) -> None:
+    """No earlier round: a province paying a fifth to accounts where its peers pay half is a
+    cashless regression the day the round opens; peers alike raise nothing."""
+    world = _first_round(low)
+    det = Detector(DetectorConfig(peer_min=3))  # the tests' world has four provinces
+    _det, alerts = run(world, 4, det)
+    found = [(a.province_code, a.ward_code, a.signal) for a in alerts]
+    if low is None:
+        assert found == []
+    else:
+        assert found == [(low, None, "cashless_share_regression")]
+        assert alerts[0].detected_at == ts(2)  # judged when the bank day closes
+
+
+def test_a_provinces_first_round_is_not_judged_with_too_few_peers() -> None:
+    world = _first_round("79")
+    _det, alerts = run(world, 4)  # peer_min 8: four provinces do not make a norm
+    assert alerts == []
+
+
+def _rolls(parts: dict[str, float] | None = None) -> Rolls:
+    """Every commune an equal part of its province's roll (`parts` overrides), every province a
+    quarter of the nation's."""
+    per: dict[str, dict[str, float]] = {p: {"pension": 0.25} for p in PROVINCES}
+    for wards in WARDS.values():
+        for w in wards:
+            per[w] = {"pension": (parts or {}).get(w, 1 / len(wards))}
+    return Rolls({WELFARE: per})
+
+
+def _after_an_allowance_round(hour_end: float, rows: list[Row]) -> list[Row]:
+    """Three days of an allowance round's cash, then a pension round opens on the 6th (bank
+    transfers for a third of the payments)."""
+    if hour_end <= ts(3):
+        return [(p, w, t, "social_allowance.cash") for p, w, t, _c in rows]
+    return [(p, w, t, _pension_classes(w, i)) for i, (p, w, t, _c) in enumerate(rows)]
+
+
+@pytest.mark.parametrize("rolls", [True, False])
+def test_a_commune_silent_from_its_first_pension_round_is_found_by_its_roll(rolls: bool) -> None:
+    """BIG pays 5 % of its pensioners from the round's first day: learnt from that day, its
+    share would be its silence. Its roll says a twelfth of the province's round."""
+    world = World(kind=WELFARE, per_day=400, edits=[(BIG, ts(3), ts(9), 0.05)])
+    world.rewrite = _after_an_allowance_round
+    det = Detector(None, _rolls() if rolls else None)
+    _det, alerts = run(world, 6, det)
+    found = [(a.ward_code, a.signal, a.detected_at) for a in stalls(alerts)]
+    if rolls:
+        # once a 24-hour window holds the round: within its first day
+        assert [(w, sig) for w, sig, _t in found] == [(BIG, "welfare_rate_drop")]
+        assert ts(3) < found[0][2] <= ts(4)
+    else:
+        assert found == []  # its own first day taught it the silence
+
+
+@pytest.mark.parametrize(("roll_window", "raised"), [(24, False), (6, True)])
+def test_a_commune_with_few_bank_accounts_is_no_stall_by_its_roll(
+    roll_window: int, raised: bool
+) -> None:
+    """The morning's bank batch lands before 11:00, cash over the day. BIG is paid in full but
+    has a twentieth of its peers' accounts (the rest of its pensioners come in the afternoon);
+    SMALL's roll is 40 % above its payments. Neither is a drop by its roll over whole days; a
+    6-hour window on the batch would take BIG's few accounts for a stall."""
+    morning = 11
+
+    def rewrite(hour_end: float, rows: list[Row]) -> list[Row]:
+        if hour_end <= ts(3):
+            return _after_an_allowance_round(hour_end, rows)
+        local = datetime.fromtimestamp(hour_end - 3600, VN_TZ).hour
+        if local >= morning:
+            return [(p, w, t, "pension.cash") for p, w, t, _c in rows]
+        out = []
+        for i, (p, w, t, _c) in enumerate(rows):
+            if w == BIG and i % 20:
+                out.append((p, w, t + 7 * 3600, "pension.cash"))  # paid in cash, later
+            else:
+                out.append((p, w, t, "pension.bank_account"))
+        return out
+
+    world = World(kind=WELFARE, per_day=400, profile=OFFICE, rewrite=rewrite)
+    det = Detector(DetectorConfig(roll_window=roll_window), _rolls({SMALL: 1.4 / 12}))
+    _det, alerts = run(world, 6, det)
+    found = [(a.ward_code, a.signal) for a in alerts]
+    if raised:  # each morning's batch
+        assert found and set(found) == {(BIG, "welfare_rate_drop")}
+    else:
+        assert found == []
+
+
+def test_rolls_from_the_reference_add_up_per_province_and_nation() -> None:
+    rolls = Rolls.from_reference(load_reference(use_env=False))
+    ref = load_reference(use_env=False)
+    for programme in ("pension", "social_allowance"):
+        provinces = [rolls.part(WELFARE, p, programme) or 0.0 for p in ref.provinces]
+        assert math.isclose(sum(provinces), 1.0)
+        communes = [rolls.part(WELFARE, w, programme) or 0.0 for w in WARDS["38"]]
+        assert all(0.0 < x < 0.1 for x in communes)  # Thanh Hoa has 166 communes
+        whole = sum(
+            rolls.part(WELFARE, w, programme) or 0.0
+            for w in ref.communes
+            if ref.communes[w].province == "38"
+        )
+        assert math.isclose(whole, 1.0)
+    assert rolls.part(QR, "38", "pension") is None  # QR payments follow no roll
 
 
 # ---- feed outages ---------------------------------------------------------------------------
