@@ -428,7 +428,6 @@ class Detector:
         known = all(x == x for x in s)  # no NaN: every component has been learnt
         day_shape = math.inf if steady else rules.day_shape
         nb = cell.nbase
-        base_var = 1.0 / max(sum(nb), 1.0) + 1.0 / (day_shape * max(cell.nbdays, 1))
         # missing batch: bank-account payments of a round that never arrive
         for b in BATCHES.get(kind, ()):
             w = rules.batch_window
@@ -456,37 +455,36 @@ class Detector:
                     return
         # rate drop, then gradual decline on the long window
         roll = cell.prior if not known else None
+        roll_var = 1.0 / self.config.roll_shape
+        # the learnt share's own uncertainty: per component, from the counts it rests on (an
+        # allowance's cash share learnt from 4 payments is no firmer for a pension's 10,000)
+        comp_var = [1.0 / max(x, 1.0) for x in nb]
+        days_var = 1.0 / (day_shape * max(cell.nbdays, 1))
         for w in rules.windows:
             if hour - w + 1 < start:
                 break
             pw = par[w]
-            ws, wknown, var = s, known, base_var
+            ws = s
             if roll is not None and w >= self.config.roll_window:
-                # the components not learnt yet expect the locality's part of their roll; the
-                # expectation's relative variance is each part's, weighted by its weight in it
-                learnt = sum(x * y for x, y in zip(s, pw, strict=True) if x == x)
-                rolled = sum(
-                    r * y for x, r, y in zip(s, roll, pw, strict=True) if x != x and r == r
-                )
-                if rolled > 0:
-                    ws = [x if x == x else r for x, r in zip(s, roll, strict=True)]
-                    wknown = all(x == x for x in ws)
-                    whole = learnt + rolled
-                    var = (learnt / whole) ** 2 * base_var
-                    var += (rolled / whole) ** 2 / self.config.roll_shape
-            if len(ws) == 1:
-                exp, obs = ws[0] * pw[0], cell.total(hour, w)
-            elif wknown:
-                exp, obs = sum(x * y for x, y in zip(ws, pw, strict=True)), cell.total(hour, w)
-            else:
-                oc = cell.comps(hour, w)
-                exp = sum(x * y for x, y in zip(ws, pw, strict=True) if x == x)
-                obs = sum(o for x, o in zip(ws, oc, strict=True) if x == x)
+                # the components not learnt yet expect the locality's part of their roll
+                ws = _rolled(s, roll)
+            parts = [x * y for x, y in zip(ws, pw, strict=True)]  # NaN: unknown, left out
+            exp = sum(e for e in parts if e == e)
             if exp < rules.min_expected:
                 continue
+            if all(e == e for e in parts):
+                obs = cell.total(hour, w)
+            else:
+                oc = cell.comps(hour, w)
+                obs = sum(o for e, o in zip(parts, oc, strict=True) if e == e)
+            rel = sum(
+                (e / exp) ** 2 * (v if x == x else roll_var)
+                for e, x, v in zip(parts, s, comp_var, strict=True)
+                if e == e
+            )
             if minus:
                 obs = max(0, round(obs - minus.get(w, 0.0)))
-            shape = _shape(w, rules, day_shape, var)
+            shape = _shape(w, rules, day_shape, rel + days_var)
             if obs <= rules.drop_ratio * exp and nb_cdf(obs, exp, shape) <= rules.alpha:
                 raised.append(self._open(kind, cell, RATE_DROP[kind], hour, w, rules, None))
                 return
@@ -549,7 +547,12 @@ class Detector:
         parent = cell.parent
         if cell.s is None or parent is None:
             return hour - width + 1
-        s = [x if x == x else 0.0 for x in cell.s]  # unknown components expect nothing
+        # unknown components expect nothing, or a rate drop's their roll (as it was judged)
+        prior = cell.prior if signal not in (MISSING_BATCH, CASHLESS_SHARE, ONLINE_SHARE) else None
+        if prior is None:
+            s = [x if x == x else 0.0 for x in cell.s]
+        else:
+            s = [x if x == x else 0.0 for x in _rolled(cell.s, prior)]
         earliest = max(self.first_hour, cell.quiet_from, hour - self._ring + _LEAD + 1)
         rho = 0.6 if signal == GRADUAL_DECLINE else 0.25
         log_rho = math.log(rho)
@@ -598,6 +601,14 @@ class Detector:
                     ok += oc[num] / n >= (1 + rules.share_ratio) / 2 * en / (en + eo)
             recovered: bool | None = None if judged == 0 else ok == judged
         else:
+            prior = cell.prior
+            if (
+                alert.signal != MISSING_BATCH
+                and prior is not None
+                and cell.s is not None
+                and w >= self.config.roll_window
+            ):  # judged as it was opened: the components not learnt yet by their roll
+                s = [x if x == x else 0.0 for x in _rolled(cell.s, prior)]
             idx: Iterable[int] = BATCHES[kind] if alert.signal == MISSING_BATCH else range(len(s))
             idx = tuple(idx)
             exp = sum(s[c] * pw[c] for c in idx)
@@ -884,6 +895,11 @@ def _share_test(
         var += 2.0 / (day_shape * days) + 2.0 / (day_shape * max(cell.nbdays, 1))
     observed = math.log((k + 0.5) / (n - k + 0.5))
     return (observed - math.log(p / (1.0 - p))) / math.sqrt(var)
+
+
+def _rolled(s: list[float], prior: list[float]) -> list[float]:
+    """The shares `s`, those not learnt yet (NaN) at their roll's part (NaN: no roll either)."""
+    return [x if x == x else r for x, r in zip(s, prior, strict=True)]
 
 
 def _log_odds(k: int, n: int) -> float:
