@@ -13,9 +13,8 @@ by hand once `<stem>.observable.json` exists; `--rescore` re-scores the saved al
 `--compact` (what docs/detection.md reports) simulates both runs in-process instead, keeps ~11
 bytes an event and no JSON log, and feeds the detector the same rows as `--fast`; it also takes
 a scenario file, some kinds and a volume (`--scenario`, `--kinds`, `--scale`) instead of the
-random scenario at calibrated volume. Recall is also reported over *judgeable* episodes: the
-observable ones less the cashless share regressions of the log's first payment round (nothing
-earlier to regress from; see `first_round`).
+random scenario at calibrated volume. A missed cashless share regression of the log's first
+payment round is marked as such (nothing earlier of its own to regress from; see `first_round`).
 
 `--fast` feeds the detector straight from the parsed lines (the simulated logs have no faults,
 so validation and dedup would change nothing); without it every log goes through the full
@@ -341,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         tag += f"-{'+'.join(k.split('.')[0] for k in run.kinds or ())}-x{run.scale:g}"
     args.dir.mkdir(parents=True, exist_ok=True)
     pooled = {name: Score() for name in ("detector", "naive", "detector_observable",
-              "naive_observable", "detector_judgeable", "naive_judgeable")}  # fmt: skip
+              "naive_observable")}  # fmt: skip
     report: dict[str, Any] = {"seeds": {}}
     for seed in args.seeds:
         stem = args.dir / f"seed{seed}-{start.isoformat()}-{args.days}d{tag}"
@@ -364,7 +363,6 @@ def main(argv: list[str] | None = None) -> int:
                 obs_cache.write_text(json.dumps(seen))
         days = truth_days or args.days
         visible = [ep for ep, n in zip(truth, seen, strict=True) if n >= args.observable]
-        judgeable = [ep for ep in visible if not first_round(ep, start)]
         t0 = time.perf_counter()
         if args.rescore:
             alerts = _read_alerts(Path(f"{stem}.alerts.jsonl"))
@@ -379,7 +377,10 @@ def main(argv: list[str] | None = None) -> int:
             alerts, naive_alerts = result.alerts, result.naive_alerts
         elapsed = time.perf_counter() - t0
         Path(f"{stem}.alerts.jsonl").write_bytes(b"".join(a.to_json() + b"\n" for a in alerts))
-        Path(f"{stem}.naive.jsonl").write_bytes(b"".join(a.to_json() + b"\n" for a in naive_alerts))
+        if not args.no_naive:  # a run without the naive rule keeps the last one's alerts
+            Path(f"{stem}.naive.jsonl").write_bytes(
+                b"".join(a.to_json() + b"\n" for a in naive_alerts)
+            )
         grace = args.grace_hours * 3600
         row: dict[str, Any] = {}
         for name, al, eps in (
@@ -387,8 +388,6 @@ def main(argv: list[str] | None = None) -> int:
             ("naive", naive_alerts, truth),
             ("detector_observable", alerts, visible),
             ("naive_observable", naive_alerts, visible),
-            ("detector_judgeable", alerts, judgeable),
-            ("naive_judgeable", naive_alerts, judgeable),
         ):
             s = score(al, eps, days=days, grace_s=grace)
             pooled[name].add(s)
