@@ -26,7 +26,10 @@ def backtest(
     ] = None,
     reference: Annotated[
         Path | None,
-        typer.Option(help="reference override CSV, as the worker's (default: shipped figures)"),
+        typer.Option(
+            help="reference override CSV (default: CIVICPULSE_REFERENCE_FILE, as the worker's, "
+            "else the shipped figures)"
+        ),
     ] = None,
 ) -> None:
     """Run validation, dedup, counting and detection over event logs, offline, in file order."""
@@ -38,7 +41,7 @@ def backtest(
 
     names = check_readable(paths)
     # a bad override file is a user error: the CLI prints it and exits 1
-    rolls = Rolls.from_reference(load_reference(reference, use_env=False))
+    rolls = Rolls.from_reference(load_reference(reference))
     alerts_out.parent.mkdir(parents=True, exist_ok=True)
     with alerts_out.open("wb") as out:
 
