@@ -533,7 +533,8 @@ def test_a_commune_with_few_bank_accounts_is_no_stall_by_its_roll(
     _det, alerts = run(world, 6, det)
     found = [(a.ward_code, a.signal) for a in alerts]
     if raised:  # each morning's batch
-        assert found and set(found) == {(BIG, "welfare_rate_drop")}
+        assert found
+        assert set(found) == {(BIG, "welfare_rate_drop")}
     else:
         assert found == []
 
@@ -625,6 +626,24 @@ def test_state_round_trip_gives_the_same_alerts() -> None:
             det = Detector.from_bytes(det.to_bytes())
     assert got == expected
     assert len(expected) == 2
+
+
+def test_a_restored_detector_judges_by_the_rolls_it_is_given() -> None:
+    """Rolls are not state: a detector restored with them (the worker after a restart) finds the
+    roll-judged drop as the one that never stopped; restored without them, it cannot."""
+    world = World(kind=WELFARE, per_day=400, edits=[(BIG, ts(3), ts(9), 0.05)])
+    world.rewrite = _after_an_allowance_round
+    _full, expected = run(world, 6, Detector(None, _rolls()))
+    assert [a.ward_code for a in expected] == [BIG]
+    for rolls, found in ((_rolls(), expected), (None, [])):
+        det = Detector(None, _rolls())
+        got: list[Alert] = []
+        for hour_end, rows in world.events(6):
+            det.observe_many(WELFARE, ((p, w, t, c, "vss") for p, w, t, c in rows))
+            if hour_end == ts(3, 12):  # restarted on the round's first day
+                det = Detector.from_bytes(det.to_bytes(), None, rolls)
+            got += det.advance(hour_end)
+        assert got == found
 
 
 def test_state_is_bounded() -> None:
