@@ -20,6 +20,9 @@ Rules, per kind x locality, evaluated when the watermark passes the end of an ho
 - share regression: the cashless share (welfare, per programme) or online share (service
   payments) falls well below the peers' while the payments keep coming;
 - gradual decline: a long window at or below `decline_ratio`.
+A round's first in the log (a welfare component not learnt yet): a locality's volume expects its
+part of the beneficiary rolls (`rolls.Rolls`, over whole days), a province's cashless share the
+other provinces' share over the same window (`_peer_share_test`).
 One alert at a time per kind x locality (the first rule that fires, in that order). It closes
 with hysteresis: its window must be back above `close_ratio` at `close_hours` consecutive
 evaluations; then no new alert looks at the hours it covered.
@@ -456,8 +459,8 @@ class Detector:
         # rate drop, then gradual decline on the long window
         roll = cell.prior if not known else None
         roll_var = 1.0 / self.config.roll_shape
-        # the learnt share's own uncertainty: per component, from the counts it rests on (an
-        # allowance's cash share learnt from 4 payments is no firmer for a pension's 10,000)
+        # the learnt share's own uncertainty, per component from the counts it rests on: an
+        # allowance cash share learnt from 4 payments is no firmer for the pensions learnt beside
         comp_var = [1.0 / max(x, 1.0) for x in nb]
         days_var = 1.0 / (day_shape * max(cell.nbdays, 1))
         for w in rules.windows:
@@ -547,7 +550,7 @@ class Detector:
         parent = cell.parent
         if cell.s is None or parent is None:
             return hour - width + 1
-        # unknown components expect nothing, or a rate drop's their roll (as it was judged)
+        # unknown components expect nothing; for a rate drop, their roll's part (as judged)
         prior = cell.prior if signal not in (MISSING_BATCH, CASHLESS_SHARE, ONLINE_SHARE) else None
         if prior is None:
             s = [x if x == x else 0.0 for x in cell.s]
@@ -893,8 +896,7 @@ def _share_test(
     if math.isfinite(day_shape):
         days = max(1.0, width / HOURS_PER_DAY)
         var += 2.0 / (day_shape * days) + 2.0 / (day_shape * max(cell.nbdays, 1))
-    observed = math.log((k + 0.5) / (n - k + 0.5))
-    return (observed - math.log(p / (1.0 - p))) / math.sqrt(var)
+    return (_log_odds(k, n) - math.log(p / (1.0 - p))) / math.sqrt(var)
 
 
 def _rolled(s: list[float], prior: list[float]) -> list[float]:
