@@ -366,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         if args.rescore:
             alerts = _read_alerts(Path(f"{stem}.alerts.jsonl"))
-            naive_alerts = _read_alerts(Path(f"{stem}.naive.jsonl"))
+            naive = Path(f"{stem}.naive.jsonl")  # none when every run skipped the naive rule
+            naive_alerts = _read_alerts(naive) if naive.exists() else []
         elif args.compact:
             alerts, naive_alerts, _t = detect_rows(compact_rows(stem), naive=not args.no_naive)
         elif args.fast:
@@ -393,12 +394,13 @@ def main(argv: list[str] | None = None) -> int:
             pooled[name].add(s)
             row[name] = s.to_dict()
         row["seconds"] = round(elapsed, 1)
-        missed = set(score(alerts, truth, days=days, grace_s=grace).missed)
+        # by target and start: an episode merged with an overlapping one keeps its start
+        missed = {_target(ep) for ep in score(alerts, truth, days=days, grace_s=grace).missed}
         row["missed"] = [
             f"{ep.signal} {ep.kind} {ep.ward_code or ep.province_code or 'everywhere'} "
             f"(effect: {n} events{_FIRST if first_round(ep, start) else ''})"
             for ep, n in zip(truth, seen, strict=True)
-            if ep in missed
+            if _target(ep) in missed
         ]
         row["false_alerts"] = Counter(f"{a.signal} {'commune' if a.ward_code else 'province'}"
                                       for a in _false(alerts, truth, grace))  # fmt: skip
@@ -409,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
+
+
+def _target(ep: TruthEpisode) -> tuple[str, str, str | None, str | None, float]:
+    return ep.signal, ep.kind, ep.province_code, ep.ward_code, ep.start
 
 
 def first_round(ep: TruthEpisode, start: date) -> bool:

@@ -14,9 +14,11 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from reference import load_reference
 from schemas.topics import ALERTS_TOPIC
 from streams.detect import Alert
 from streams.detect.backtest import run_backtest
+from streams.detect.rolls import Rolls
 from tests.integration.history import PROVINCE, write_history
 from tests.integration.worker_harness import Samples, Worker, accounted, wait_until
 
@@ -56,7 +58,8 @@ def test_worker_alerts_match_the_backtest_through_a_crash(
     worker: Worker, fresh_kafka: str, tmp_path: Path
 ) -> None:
     history = write_history(tmp_path / "history.jsonl")
-    expected = run_backtest(history.path.open("rb"), now=history.end).alerts
+    rolls = Rolls.from_reference(load_reference(use_env=False))  # as the worker's
+    expected = run_backtest(history.path.open("rb"), now=history.end, rolls=rolls).alerts
     assert any(a.ward_code == history.ward and a.signal == "qr_rate_drop" for a in expected)
 
     worker.start()

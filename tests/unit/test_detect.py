@@ -691,6 +691,25 @@ def test_the_naive_rule_fires_on_weekends() -> None:
     assert all(a.ward_code for a in alerts)
 
 
+def test_scoring_takes_overlapping_episodes_of_one_target_as_one() -> None:
+    """A feed out from 03:00 to 09:00 and, in the truth, again from 07:00: one silence, one
+    alert. A later outage of the same feed, after it came back, is an episode of its own."""
+    truth = [
+        TruthEpisode(QR, None, None, "feed_outage", ts(13, 3), ts(13, 9)),
+        TruthEpisode(QR, None, None, "feed_outage", ts(13, 7), ts(13, 9)),
+        TruthEpisode(QR, None, None, "feed_outage", ts(14, 3), ts(14, 5)),
+        TruthEpisode(QR, "38", None, "qr_rate_drop", ts(13, 7), ts(14)),  # another target
+    ]
+    alerts = [Alert(QR, NATIONAL, None, "feed_outage", ts(13, 3), ts(13, 3.2), "critical")]
+    result = score(alerts, truth, days=20)
+    assert result.episodes == 3
+    assert result.matched_episodes == 1
+    assert [(e.start, e.end) for e in result.missed] == [
+        (ts(13, 7), ts(14)),
+        (ts(14, 3), ts(14, 5)),
+    ]
+
+
 def test_scoring_counts_episodes_and_province_wide_alerts() -> None:
     truth = [
         TruthEpisode(QR, "38", BIG, "qr_rate_drop", ts(10), ts(12)),
