@@ -394,7 +394,14 @@ class Detector:
                         national[w] += excess[w]
                 pw = _less(pw, national)
             peers = None
-            if prules is not None and prules.share_peers and kind in SHARES:
+            # only for a share some province has not learnt (a round's first): service shares,
+            # always learnt, do not pay for medians every hour
+            if (
+                prules is not None
+                and prules.share_peers
+                and kind in SHARES
+                and any(_unlearnt_share(kind, p) for p in provinces.values())
+            ):
                 peers = _peer_shares(kind, provinces.values(), hour, prules, cfg)
             for code, prov in provinces.items():
                 if prules is not None:
@@ -902,6 +909,12 @@ def _share_test(
 def _rolled(s: list[float], prior: list[float]) -> list[float]:
     """The shares `s`, those not learnt yet (NaN) at their roll's part (NaN: no roll either)."""
     return [x if x == x else r for x, r in zip(s, prior, strict=True)]
+
+
+def _unlearnt_share(kind: str, cell: Cell) -> bool:
+    """True when a learnt cell lacks one component of a share `kind` watches."""
+    s = cell.s
+    return s is not None and any(s[n] != s[n] or s[o] != s[o] for n, o, _ in SHARES[kind])
 
 
 def _log_odds(k: int, n: int) -> float:

@@ -48,12 +48,12 @@ class Rolls:
     def from_reference(cls, reference: ReferenceData) -> Rolls:
         """Parts from the reference data (communes of their province's communes' sum, so that
         they add up to 1 whatever the province figure says)."""
+        by_province: dict[str, list[LocalityFigures]] = {}
+        for figures in reference.communes.values():
+            by_province.setdefault(figures.province, []).append(figures)
         parts: dict[str, dict[str, dict[str, float]]] = {}
         for kind, fields in ROLL_FIELDS.items():
             out = parts[kind] = {}
-            by_province: dict[str, list[LocalityFigures]] = {}
-            for figures in reference.communes.values():
-                by_province.setdefault(figures.province, []).append(figures)
             national = {
                 prog: sum(getattr(f, name) for f in reference.communes.values())
                 for prog, name in fields.items()
