@@ -1,16 +1,16 @@
 """Detection quality on simulated scenarios: the detector and the naive rule, side by side.
 
-For each seed: simulate a calibrated log with a random scenario (`--random-scenario`) and the
-same run without it (the counterfactual: the simulator's streams are seeded per stream and day,
-so the scenario changes the log only where it acts), then detect and score.
+For each seed: simulate a calibrated log with a random scenario (`--random-scenario`: each
+episode drawn where it is expected to change at least 20 events, `producers.simulator.effects`),
+then detect and score.
 
     python -m benchmarks.detection_quality --seeds 11 12 13 14 --start 2025-02-17 --days 28 \
         --dir var/quality --fast --json var/quality/report.json
 
-Each 28-day log at calibrated volume is ~4 GB (~12 M lines), and so is its counterfactual (deleted
-by hand once `<stem>.observable.json` exists; `--rescore` re-scores the saved alerts only).
+Each 28-day log at calibrated volume is ~4 GB (~12 M lines); `--rescore` re-scores the saved
+alerts only.
 
-`--compact` (what docs/detection.md reports) simulates both runs in-process instead, keeps ~11
+`--compact` (what docs/detection.md reports) simulates in-process instead, keeps ~11
 bytes an event and no JSON log, and feeds the detector the same rows as `--fast`; it also takes
 a scenario file, some kinds and a volume (`--scenario`, `--kinds`, `--scale`) instead of the
 random scenario at calibrated volume. A missed cashless share regression of the log's first
@@ -20,10 +20,11 @@ payment round is marked as such (nothing earlier of its own to regress from; see
 so validation and dedup would change nothing); without it every log goes through the full
 backtest pipeline (`streams.detect.backtest.run_backtest`), as `civicpulse backtest` does.
 
-An episode is *observable* when the scenario changed at least `--observable` events of its kind
-and locality during it, against the counterfactual (removed them, or for a share regression moved
-them out of the bank / online class): a feed outage on a Sunday, when no pension is paid, or a
-share regression of a round that falls outside the period, changes nothing and cannot be seen.
+An episode is *observable* when it changed at least `--observable` events: its `effect` in the
+truth, which the simulator counts as it writes (events removed, or moved to the counter or to
+cash). Random scenarios are drawn so that every episode is expected to be (the expectation is
+not the draw: a commune's quiet days can leave one a little short); a scenario file may hold
+episodes that change nothing, such as a feed outage on a Sunday, when no pension is paid.
 Recall is reported over all episodes and over observable ones.
 """
 
@@ -35,7 +36,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -57,18 +58,17 @@ _ATTRS = ("level", "program", "channel")
 
 
 def simulate(seed: int, start: date, days: int, out: Path, scenario: bool) -> Path:
-    from producers.simulator import SimulationConfig, random_scenario
+    from producers.simulator import SimulationConfig
     from producers.simulator import simulate as run
+    from producers.simulator.effects import draw_scenario
     from reference import load_reference
 
     if out.exists() and Path(f"{out}.truth.json").exists():
         return out
     ref = load_reference(use_env=False)
-    injected = None
+    config = SimulationConfig(start=start, days=days, seed=seed)
     if scenario:
-        populations = {code: f.population for code, f in ref.communes.items()}
-        injected = random_scenario(seed, start, days, populations=populations)
-    config = SimulationConfig(start=start, days=days, seed=seed, scenario=injected)
+        config = replace(config, scenario=draw_scenario(config, ref))
     run(config, out, reference=ref)
     return out
 
@@ -132,35 +132,12 @@ def detect_rows(
 
 
 _FIRST = "; no earlier round in the log"
-_SHARE_CLASSES = {
-    "cashless_share_regression": {"pension.bank_account", "social_allowance.bank_account"},
-    "online_share_regression": {"online"},
-    "missing_batch": {"pension.bank_account", "social_allowance.bank_account"},
-}
-
-
-def _affected(path: Path, truth: list[TruthEpisode]) -> list[int]:
-    """Per episode: events of its kind, locality and window (of its classes, for a share or a
-    batch), in one log."""
-    counts = _Counts(truth)
-    for kind, prov, ward, ts, cls, _s in parsed_events(path):
-        counts.add(kind, prov, ward, ts, cls)
-    return counts.counts
-
-
-def observability(base: Path, log: Path, truth: list[TruthEpisode]) -> list[int]:
-    """Per episode, its effect: events the scenario removed (or moved out of the bank / online
-    class) in its kind, locality and window, against the counterfactual log."""
-    before, after = _affected(base, truth), _affected(log, truth)
-    return [b - a for b, a in zip(before, after, strict=True)]
-
-
 # --- compact mode: simulate in-process, keep each event as a few bytes --------------------------
 #
-# A 28-day calibrated log is ~4 GB of JSON, and so is its counterfactual; parsing them dominates
-# a run. `--compact` simulates in-process instead and keeps, per event, its time, locality and
-# (kind, class, source) in `<stem>.events` (~11 bytes an event) with `<stem>.meta.json` (the
-# tables, the truth and each episode's effect against the counterfactual). The detector is fed
+# A 28-day calibrated log is ~4 GB of JSON; parsing it dominates a run. `--compact` simulates
+# in-process instead and keeps, per event, its time, locality and (kind, class, source) in
+# `<stem>.events` (~11 bytes an event) with `<stem>.meta.json` (the tables, the truth and each
+# episode's effect). The detector is fed
 # the same rows, in the same order and chunks, as `--fast` feeds it from the log.
 
 
@@ -177,20 +154,17 @@ class Run:
 def _sim_lines(
     seed: int, start: date, days: int, scenario: bool, run: Run = Run()
 ) -> tuple[Any, Iterator[bytes]]:
-    from producers.simulator import SimulationConfig, Simulator, load_scenario, random_scenario
+    from producers.simulator import SimulationConfig, Simulator, load_scenario
+    from producers.simulator.effects import draw_scenario
     from reference import load_reference
 
     ref = load_reference(use_env=False)
-    injected = None
-    if scenario and run.scenario is not None:
-        injected = load_scenario(run.scenario)
-    elif scenario:
-        populations = {code: f.population for code, f in ref.communes.items()}
-        injected = random_scenario(seed, start, days, populations=populations)
     extra: dict[str, Any] = {"kinds": run.kinds} if run.kinds else {}
-    config = SimulationConfig(
-        start=start, days=days, seed=seed, scale=run.scale, scenario=injected, **extra
-    )
+    config = SimulationConfig(start=start, days=days, seed=seed, scale=run.scale, **extra)
+    if scenario and run.scenario is not None:
+        config = replace(config, scenario=load_scenario(run.scenario))
+    elif scenario:
+        config = replace(config, scenario=draw_scenario(config, ref))
     sim = Simulator(config, ref)
     return sim, sim.lines()
 
@@ -211,20 +185,22 @@ def _rows(lines: Iterator[bytes]) -> Iterator[tuple[str, str, str, float, str, s
                ev["source"])  # fmt: skip
 
 
+def effects(truth: dict[str, Any]) -> list[int]:
+    """Per truth episode, the events the simulator counted it removing or moving."""
+    return [int(ep["effect"]) for ep in truth["episodes"]]
+
+
 def build_compact(seed: int, start: date, days: int, stem: Path, run: Run = Run()) -> None:
-    """Simulate the run with its scenario (kept compactly) and without (counted only)."""
+    """Simulate the run with its scenario, kept compactly, with each episode's effect."""
     from array import array
 
     events, meta = Path(f"{stem}.events"), Path(f"{stem}.meta.json")
     if events.exists() and meta.exists():
         return
     sim, lines = _sim_lines(seed, start, days, scenario=True, run=run)
-    truth_raw = orjson.dumps(sim.truth.to_dict())
-    truth, _days = load_truth(truth_raw)
     locs: dict[tuple[str, str], int] = {}
     combos: dict[tuple[str, str, str], int] = {}
     ts_a, loc_a, combo_a = array("d"), array("H"), array("B")
-    counts = _Counts(truth)
     for kind, prov, ward, ts, cls, src in _rows(lines):
         li = locs.get((prov, ward))
         if li is None:
@@ -235,12 +211,7 @@ def build_compact(seed: int, start: date, days: int, stem: Path, run: Run = Run(
         ts_a.append(ts)
         loc_a.append(li)
         combo_a.append(ci)
-        counts.add(kind, prov, ward, ts, cls)
-    truth_raw = orjson.dumps(sim.truth.to_dict())  # complete once the lines are exhausted
-    _sim0, base_lines = _sim_lines(seed, start, days, scenario=False, run=run)
-    base = _Counts(truth)
-    for kind, prov, ward, ts, cls, _src in _rows(base_lines):
-        base.add(kind, prov, ward, ts, cls)
+    truth = sim.truth.to_dict()  # complete, effects counted, once the lines are exhausted
     tmp = Path(f"{events}.tmp")
     with tmp.open("wb") as f:
         for arr in (ts_a, loc_a, combo_a):
@@ -252,36 +223,11 @@ def build_compact(seed: int, start: date, days: int, stem: Path, run: Run = Run(
                 "n": len(ts_a),
                 "locs": [list(k) for k in locs],
                 "combos": [list(k) for k in combos],
-                "truth": orjson.loads(truth_raw),
-                "effect": [b - a for b, a in zip(base.counts, counts.counts, strict=True)],
+                "truth": truth,
+                "effect": effects(truth),
             }
         )
     )
-
-
-class _Counts:
-    """Per episode: events of its kind, locality and window (of its classes, for a share or a
-    batch), counted event by event."""
-
-    def __init__(self, truth: list[TruthEpisode]) -> None:
-        self.truth = truth
-        self.counts = [0] * len(truth)
-        self.by_kind: dict[str, list[int]] = {}
-        for i, ep in enumerate(truth):
-            self.by_kind.setdefault(ep.kind, []).append(i)
-
-    def add(self, kind: str, prov: str, ward: str, ts: float, cls: str) -> None:
-        for i in self.by_kind.get(kind, ()):
-            ep = self.truth[i]
-            if not ep.start <= ts < ep.end:
-                continue
-            if ep.province_code is not None and (
-                ep.province_code != prov or (ep.ward_code is not None and ep.ward_code != ward)
-            ):
-                continue
-            classes = _SHARE_CLASSES.get(ep.signal)
-            if classes is None or cls in classes:
-                self.counts[i] += 1
 
 
 def compact_rows(stem: Path) -> Iterator[tuple[str, str, str, float, str, str]]:
@@ -353,14 +299,9 @@ def main(argv: list[str] | None = None) -> int:
             seen = meta["effect"]
         else:
             log = simulate(seed, start, args.days, Path(f"{stem}.jsonl"), scenario=True)
-            truth, truth_days = load_truth(Path(f"{log}.truth.json").read_bytes())
-            obs_cache = Path(f"{stem}.observable.json")
-            if obs_cache.exists():
-                seen = json.loads(obs_cache.read_text())
-            else:
-                base = simulate(seed, start, args.days, Path(f"{stem}.base.jsonl"), scenario=False)
-                seen = observability(base, log, truth)
-                obs_cache.write_text(json.dumps(seen))
+            raw = Path(f"{log}.truth.json").read_bytes()
+            truth, truth_days = load_truth(raw)
+            seen = effects(orjson.loads(raw))
         days = truth_days or args.days
         visible = [ep for ep, n in zip(truth, seen, strict=True) if n >= args.observable]
         t0 = time.perf_counter()

@@ -69,10 +69,19 @@ def score(
     days: Annotated[
         float | None, typer.Option(help="days of the period (default: from the truth file)")
     ] = None,
+    observable: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="also score the episodes that changed at least this many events (their effect "
+            "in the truth, as civicpulse simulate counts it)",
+        ),
+    ] = 20.0,
     as_json: Annotated[bool, typer.Option("--json", help="print the score as JSON")] = False,
 ) -> None:
     """Recall, precision, latency and false alerts of an alerts file against a ground truth."""
     from streams.detect.scoring import load_alerts, load_truth
+    from streams.detect.scoring import observable as seen
     from streams.detect.scoring import score as run_score
 
     episodes, truth_days = load_truth(truth.read_bytes())
@@ -83,14 +92,30 @@ def score(
         alert_list = load_alerts(f)
     result = run_score(alert_list, episodes, days=period, grace_s=grace_hours * 3600)
     data = result.to_dict()
+    visible = seen(episodes, observable)
+    # An episode that changed a handful of events is in the truth only: scored apart too.
+    kept = (
+        None
+        if visible is None
+        else run_score(alert_list, visible, days=period, grace_s=grace_hours * 3600)
+    )
+    if kept is not None:
+        data["observable"] = {"min_effect": observable, **kept.to_dict()}
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
     for key, value in data.items():
-        typer.echo(f"{key:<30} {value}")
+        if key != "observable":
+            typer.echo(f"{key:<30} {value}")
     for ep in result.missed:
         where = ep.ward_code or ep.province_code or "everywhere"
-        typer.echo(f"  missed: {ep.signal} {ep.kind} {where}")
+        effect = "" if ep.effect is None else f" (effect: {ep.effect} events)"
+        typer.echo(f"  missed: {ep.signal} {ep.kind} {where}{effect}")
+    if kept is not None:
+        typer.echo(
+            f"observable (effect >= {observable:g} events): recall {round(kept.recall, 4)} "
+            f"({kept.matched_episodes}/{kept.episodes}), precision {round(kept.precision, 4)}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -50,11 +51,9 @@ def simulate(
         load_scenario,
     )
     from producers.simulator import (
-        random_scenario as draw_scenario,
-    )
-    from producers.simulator import (
         simulate as run,
     )
+    from producers.simulator.effects import draw_scenario
     from reference import ReferenceDataError, load_reference
     from schemas.events import KINDS
 
@@ -70,13 +69,6 @@ def simulate(
     except ReferenceDataError as exc:
         _fail(str(exc))
     try:
-        if scenario is not None:
-            injected = load_scenario(scenario)
-        elif random_scenario:
-            populations = {code: f.population for code, f in ref.communes.items()}
-            injected = draw_scenario(seed, first, days, populations=populations)
-        else:
-            injected = None
         config = SimulationConfig(
             start=first,
             days=days,
@@ -85,10 +77,13 @@ def simulate(
             duplicate_rate=duplicate_rate,
             late_rate=late_rate,
             malformed_rate=malformed_rate,
-            scenario=injected,
             kinds=chosen,
             provinces=tuple(p.strip() for p in provinces.split(",")) if provinces else None,
         )
+        if scenario is not None:
+            config = replace(config, scenario=load_scenario(scenario))
+        elif random_scenario:  # drawn where it changes this run (its kinds, provinces, volume)
+            config = replace(config, scenario=draw_scenario(config, ref))
         truth = run(config, out, truth_out=truth_out, reference=ref)
     except (ValueError, ScenarioError) as exc:
         _fail(str(exc))

@@ -90,8 +90,16 @@ _WELFARE_PARTS: Final = {
     for s, (_kind, _source, detail) in enumerate(STREAMS)
     if ":" in detail
 }
-_PROFILES: Final = {S_ACT: OFFICE, S_QR: QR, S_ONLINE: ONLINE, S_COUNTER: COUNTER}
-_BANK_WINDOW_S: Final = 7_200  # a bank batch lands over two hours
+PROFILES: Final = {S_ACT: OFFICE, S_QR: QR, S_ONLINE: ONLINE, S_COUNTER: COUNTER}
+BANK_WINDOW_S: Final = 7_200  # a bank batch lands over two hours
+# How an episode acts on the events it covers (thin: the default, a rate drop).
+MODES: Final = {
+    "feed_outage": "drop",
+    "missing_batch": "drop",
+    "gradual_decline": "decline",
+    "online_share_regression": "convert",
+    "cashless_share_regression": "cycle",
+}
 
 _SEC_SHIFT, _STREAM_SHIFT, _WARD_SHIFT = 45, 41, 29
 _WARD_MASK, _EXTRA_MASK = (1 << 12) - 1, (1 << 29) - 1
@@ -100,14 +108,41 @@ _LATE_HOURS: Final = (1.0, 12.0)
 _DUPLICATE_HOURS: Final = (0.0, 3.0)
 
 
+def day_factor(calendar: Calendar, s: int, day: date) -> float:
+    """Rate stream ``s``'s volume on ``day`` relative to an ordinary one (its base)."""
+    if s == S_QR:
+        return calendar.qr_factor(day) * math.exp(
+            cal.QR_GROWTH_PER_YEAR * cal.years_since_anchor(day)
+        )
+    if s == S_ONLINE:
+        return calendar.online_factor(day)
+    return calendar.office_factor(day)
+
+
+def acts_on(ep: Episode, s: int) -> bool:
+    """Whether episode ``ep`` changes stream ``s``'s events (a cashless regression: its rounds)."""
+    kind, source, detail = STREAMS[s]
+    if kind != ep.resolved_kind:
+        return False
+    program = detail.split(":")[0] if kind == WELFARE else None
+    if ep.signal == "feed_outage" and ep.source is not None and ep.source != source:
+        return False
+    if ep.resolved_program is not None and program != ep.resolved_program:
+        return False
+    if ep.signal == "missing_batch" and not detail.endswith("bank_account"):
+        return False
+    return not (ep.signal == "online_share_regression" and s != S_ONLINE)
+
+
 @dataclass
 class _ActiveEpisode:
     episode: Episode
     wards: frozenset[int] | None  # None: everywhere
     start_s: float
     end_s: float
-    mode: str  # drop, thin, decline, convert
+    mode: str  # drop, thin, decline, convert, cycle
     rng: random.Random
+    index: int  # in the scenario: where its effect is counted
 
 
 @dataclass
@@ -151,6 +186,8 @@ class Simulator:
         scenario.check_period(config.start_moment, config.end_moment)
         self._episodes = list(scenario.episodes)
         self.truth.episodes = [ep.truth() for ep in self._episodes]
+        # Per episode, the events it removed or moved (to the counter, to cash): its effect.
+        self._effects = [0.0] * len(self._episodes)
         self.truth.meta = {
             "seed": seed,
             "start": config.start_moment.isoformat(),
@@ -180,6 +217,8 @@ class Simulator:
         while self._pending:
             yield heappop(self._pending)[2]
         self.truth.counts.rejects = Counter(self._hostile.truth.rejects)
+        for record, effect in zip(self.truth.episodes, self._effects, strict=True):
+            record["effect"] = round(effect)
 
     def _day(self, offset: int, day: date) -> Iterator[bytes]:
         cfg = self.config
@@ -201,15 +240,8 @@ class Simulator:
         self, s: int, offset: int, day: date, rng: random.Random, out: list[int]
     ) -> None:
         c = self._calendar
-        if s == S_QR:
-            factor = c.qr_factor(day) * math.exp(
-                cal.QR_GROWTH_PER_YEAR * cal.years_since_anchor(day)
-            )
-        elif s == S_ONLINE:
-            factor = c.online_factor(day)
-        else:
-            factor = c.office_factor(day)
-        profile = _PROFILES[s]
+        factor = day_factor(c, s, day)
+        profile = PROFILES[s]
         base = self._m.base[s]
         campaigns = dict(self._m.campaigns.get(offset, ())) if s == S_ACT else {}
         if c.in_tet(day) or c.is_holiday(day):
@@ -260,6 +292,8 @@ class Simulator:
             and a.episode.resolved_program in (None, cycle.program)
             and a.start_s <= first_s < a.end_s
         ]
+        # A regression's effect: the round's bank payments it moves to cash within the run.
+        in_run = sum(w for d, w in cycle.bank_days if cfg.start <= d < cfg.end_moment.date())
         bank, total = [], []
         for i, code in enumerate(self._m.ward_codes):
             figures = self._ref.communes[code]
@@ -270,6 +304,8 @@ class Simulator:
             share = self._m.share(share_key, i, years)
             for a in regressions:
                 if a.wards is None or i in a.wards:
+                    if self._m.ward_province[i] in self._generated:
+                        self._effects[a.index] += n * share * (1.0 - a.episode.level) * in_run
                     share *= a.episode.level
             bank.append(min(n, random_round(rng, n * share)))
             total.append(n)
@@ -324,7 +360,7 @@ class Simulator:
                     ward_bits = stream_bits | i << _WARD_SHIFT
                     for beneficiary in range(a, b):
                         if is_bank:
-                            sec = start_s + int(rnd() * _BANK_WINDOW_S)
+                            sec = start_s + int(rnd() * BANK_WINDOW_S)
                         else:
                             hour = bisect.bisect_right(cum, rnd())
                             sec = min(int((hour + rnd()) * 3600), 86_399)
@@ -343,21 +379,15 @@ class Simulator:
                 wards = frozenset({self._m.ward_index[ep.ward]})
             else:
                 wards = frozenset(self._m.province_wards[ep.province_code or ""])
-            mode = {
-                "feed_outage": "drop",
-                "missing_batch": "drop",
-                "gradual_decline": "decline",
-                "online_share_regression": "convert",
-                "cashless_share_regression": "cycle",
-            }.get(ep.signal, "thin")
             actives.append(
                 _ActiveEpisode(
                     ep,
                     wards,
                     ep.start.timestamp(),
                     ep.end.timestamp(),
-                    mode,
+                    MODES.get(ep.signal, "thin"),
                     random.Random(f"{self.config.seed}:episode:{n}"),
+                    n,
                 )
             )
         self._actives_cache = actives
@@ -369,20 +399,9 @@ class Simulator:
         for a in self._scenario_actives():
             if a.mode == "cycle" or a.end_s <= day_start or a.start_s >= day_start + 86_400:
                 continue
-            ep = a.episode
-            for s, (kind, source, detail) in enumerate(STREAMS):
-                if kind != ep.resolved_kind:
-                    continue
-                program = detail.split(":")[0] if kind == WELFARE else None
-                if ep.signal == "feed_outage" and ep.source is not None and ep.source != source:
-                    continue
-                if ep.resolved_program is not None and program != ep.resolved_program:
-                    continue
-                if ep.signal == "missing_batch" and not detail.endswith("bank_account"):
-                    continue
-                if ep.signal == "online_share_regression" and s != S_ONLINE:
-                    continue
-                per_stream[s].append(a)
+            for s in range(len(STREAMS)):
+                if acts_on(a.episode, s):
+                    per_stream[s].append(a)
         return per_stream
 
     # --- writing ------------------------------------------------------------------------------
@@ -502,22 +521,26 @@ class Simulator:
         self._pending_seq += 1
         heappush(self._pending, (at, self._pending_seq, line))
 
-    @staticmethod
     def _survives(
-        actives: list[_ActiveEpisode], i: int, t: float, s: int, event: dict[str, Any]
+        self, actives: list[_ActiveEpisode], i: int, t: float, s: int, event: dict[str, Any]
     ) -> bool:
+        effects = self._effects
         for a in actives:
             if not (a.start_s <= t < a.end_s) or (a.wards is not None and i not in a.wards):
                 continue
             if a.mode == "drop":
+                effects[a.index] += 1
                 return False
             if a.mode == "thin":
                 if a.rng.random() >= a.episode.level:
+                    effects[a.index] += 1
                     return False
             elif a.mode == "decline":
                 progress = (t - a.start_s) / (a.end_s - a.start_s)
                 if a.rng.random() >= 1.0 - (1.0 - a.episode.level) * progress:
+                    effects[a.index] += 1
                     return False
             elif a.mode == "convert" and s == S_ONLINE and a.rng.random() >= a.episode.level:
+                effects[a.index] += 1
                 event["channel"] = "counter"
         return True

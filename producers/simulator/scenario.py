@@ -22,7 +22,7 @@ reported at once, as ``file:line: episodes[i].field: what is wrong``.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Self, get_args
@@ -326,6 +326,10 @@ def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int:
 # --- random scenarios ---------------------------------------------------------------------------
 
 _NEEDS_A_ROUND: Final = frozenset({"missing_batch", "cashless_share_regression"})
+# An episode of a random scenario is drawn where it is expected to change at least this many
+# events (``effects.EffectModel``), drawn again at most ``_ATTEMPTS`` times to get there.
+MIN_EFFECT: Final = 20.0
+_ATTEMPTS: Final = 30
 
 
 def random_scenario(
@@ -335,6 +339,8 @@ def random_scenario(
     *,
     count: int | None = None,
     populations: Mapping[str, int] | None = None,
+    effect: Callable[[Episode], float] | None = None,
+    min_effect: float = MIN_EFFECT,
 ) -> Scenario:
     """A scenario drawn at random for ``seed``: a mix of every signal, unseen by a detector.
 
@@ -343,39 +349,70 @@ def random_scenario(
     ``populations`` (ward -> population) is given. ``missing_batch`` is only drawn when the
     period holds a pension bank day after the warm-up, ``cashless_share_regression`` when it
     holds the start of a payment round (its window then starts one).
+
+    With ``effect`` (an episode's expected effect on the run: ``effects.EffectModel``), an episode
+    expected to change fewer than ``min_effect`` events is drawn again, up to ``_ATTEMPTS``
+    times, then left out: an outage while the feed is silent anyway, or a stall of a handful of
+    events, is no stall anyone could see in the log.
     """
     if days < 3:
         raise ValueError("a random scenario needs a period of at least 3 days")
     rng = random.Random(f"civicpulse-scenario:{seed}:{start.isoformat()}:{days}")
     count = count if count is not None else max(len(SIGNALS), days // 2)
-    begin = datetime.combine(start, time(0), VN_TZ)
-    warmup = max(2, days // 3)
-    end = begin + timedelta(days=days)
-    wards = sorted(all_wards().items())
-    big = [w for w in wards if populations is None or populations.get(w[0], 0) >= 20_000] or wards
-    provinces = sorted({p for _w, p in wards})
-    first_day, last_day = start + timedelta(days=warmup), start + timedelta(days=days - 1)
-    bank_days = [  # pension bank days after the warm-up: where a batch can go missing
-        d
-        for c in cycles_between("pension", first_day, last_day)
-        for d, _ in c.bank_days
-        if first_day <= d <= last_day
-    ]
-    round_starts = sorted(  # payment rounds starting after the warm-up, either programme
-        c.first_day
-        for program in ("pension", "social_allowance")
-        for c in cycles_between(program, first_day, last_day)
-        if first_day <= c.first_day <= last_day
-    )
+    draw = _Draw(rng, start, days, populations)
     signals = list(SIGNALS)
     rng.shuffle(signals)
     chosen = [signals[i % len(signals)] for i in range(count)]
     episodes: list[Episode] = []
     for signal in chosen:
-        if (signal == "missing_batch" and not bank_days) or (
-            signal == "cashless_share_regression" and not round_starts
+        if (signal == "missing_batch" and not draw.bank_days) or (
+            signal == "cashless_share_regression" and not draw.round_starts
         ):
             signal = rng.choice([s for s in SIGNALS if s not in _NEEDS_A_ROUND])
+        for _attempt in range(1 if effect is None else _ATTEMPTS):
+            episode = draw.episode(signal)
+            if episode is not None and (effect is None or effect(episode) >= min_effect):
+                episodes.append(episode)
+                break
+    episodes.sort(key=lambda e: (e.start, e.signal))
+    return Scenario(
+        name=f"random-{seed}",
+        description=f"random scenario for seed {seed}, {days} days from {start.isoformat()}",
+        episodes=tuple(episodes),
+    )
+
+
+class _Draw:
+    """The period's facts a random episode is drawn from, and the draw of one."""
+
+    def __init__(
+        self, rng: random.Random, start: date, days: int, populations: Mapping[str, int] | None
+    ) -> None:
+        self.rng, self.days = rng, days
+        self.begin = datetime.combine(start, time(0), VN_TZ)
+        self.warmup = max(2, days // 3)
+        self.end = self.begin + timedelta(days=days)
+        wards = sorted(all_wards().items())
+        self.big = [
+            w for w in wards if populations is None or populations.get(w[0], 0) >= 20_000
+        ] or wards
+        self.provinces = sorted({p for _w, p in wards})
+        first_day, last_day = start + timedelta(days=self.warmup), start + timedelta(days=days - 1)
+        self.bank_days = [  # pension bank days after the warm-up: where a batch can go missing
+            d
+            for c in cycles_between("pension", first_day, last_day)
+            for d, _ in c.bank_days
+            if first_day <= d <= last_day
+        ]
+        self.round_starts = sorted(  # payment rounds starting after the warm-up, either programme
+            c.first_day
+            for program in ("pension", "social_allowance")
+            for c in cycles_between(program, first_day, last_day)
+            if first_day <= c.first_day <= last_day
+        )
+
+    def episode(self, signal: str) -> Episode | None:
+        rng, begin, warmup, days = self.rng, self.begin, self.warmup, self.days
         fields: dict[str, Any] = {"signal": signal}
         if signal == "feed_outage":
             fields["kind"] = rng.choice(KINDS)
@@ -383,7 +420,7 @@ def random_scenario(
             latest = max(warmup * 24, days * 24 - int(length.total_seconds() // 3600))
             first = begin + timedelta(hours=rng.randint(warmup * 24, latest))
         elif signal == "missing_batch":
-            day = rng.choice(bank_days)
+            day = rng.choice(self.bank_days)
             first = datetime.combine(day, time(0), VN_TZ)
             length = timedelta(days=1)
         else:
@@ -394,19 +431,19 @@ def random_scenario(
             if signal == "gradual_decline":
                 fields["kind"] = rng.choice(KINDS)
             if signal == "cashless_share_regression" and not any(
-                first.date() <= d < (first + length).date() for d in round_starts
+                first.date() <= d < (first + length).date() for d in self.round_starts
             ):
                 # A share regression shows in a payment round: make the window start one.
-                first = datetime.combine(rng.choice(round_starts), time(0), VN_TZ)
+                first = datetime.combine(rng.choice(self.round_starts), time(0), VN_TZ)
         if signal != "feed_outage":
             if rng.random() < 0.5:
-                ward, province = rng.choice(big)
+                ward, province = rng.choice(self.big)
                 fields["ward"], fields["province"] = ward, province
             else:
-                fields["province"] = rng.choice(provinces)
-        stop = min(first + length, end)
+                fields["province"] = rng.choice(self.provinces)
+        stop = min(first + length, self.end)
         if stop <= first:
-            continue
+            return None
         fields["start"], fields["end"] = first, stop
         factor_range = {
             "cashless_share_regression": (0.2, 0.6),
@@ -415,10 +452,4 @@ def random_scenario(
         }.get(signal, (0.0, 0.2))
         if signal not in ("missing_batch", "feed_outage"):
             fields["factor"] = round(rng.uniform(*factor_range), 2)
-        episodes.append(Episode.model_validate(fields))
-    episodes.sort(key=lambda e: (e.start, e.signal))
-    return Scenario(
-        name=f"random-{seed}",
-        description=f"random scenario for seed {seed}, {days} days from {start.isoformat()}",
-        episodes=tuple(episodes),
-    )
+        return Episode.model_validate(fields)

@@ -40,6 +40,8 @@ class TruthEpisode:
     signal: str
     start: float
     end: float
+    # Events the episode removed or moved, as the simulator counted them (None: not said).
+    effect: int | None = None
 
     @property
     def scope(self) -> str:
@@ -175,11 +177,21 @@ def merge_overlapping(truth: Sequence[TruthEpisode]) -> list[TruthEpisode]:
         key = (ep.signal, ep.kind, ep.province_code, ep.ward_code)
         i = last.get(key)
         if i is not None and ep.start < out[i].end:
-            out[i] = replace(out[i], end=max(out[i].end, ep.end))
+            # One silence: its effect is at least either's (their sum would count twice).
+            effects = [e for e in (out[i].effect, ep.effect) if e is not None]
+            out[i] = replace(out[i], end=max(out[i].end, ep.end), effect=max(effects, default=None))
         else:
             last[key] = len(out)
             out.append(ep)
     return out
+
+
+def observable(truth: Sequence[TruthEpisode], min_effect: float) -> list[TruthEpisode] | None:
+    """The episodes that changed at least ``min_effect`` events; None when the truth does not
+    say what its episodes changed."""
+    if any(ep.effect is None for ep in truth):
+        return None
+    return [ep for ep in truth if ep.effect is not None and ep.effect >= min_effect]
 
 
 def load_truth(raw: bytes) -> tuple[list[TruthEpisode], float | None]:
@@ -203,6 +215,7 @@ def load_truth(raw: bytes) -> tuple[list[TruthEpisode], float | None]:
                     signal=str(row["signal"]),
                     start=parse_rfc3339(row["start"]),
                     end=parse_rfc3339(row["end"]),
+                    effect=None if row.get("effect") is None else int(row["effect"]),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:

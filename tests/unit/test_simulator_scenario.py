@@ -275,6 +275,7 @@ def test_the_truth_lists_the_episodes() -> None:
             "factor": 0.05,
             "program": None,
             "source": None,
+            "effect": 0,  # at this volume; test_simulator_effects checks the count
         }
     ]
 
