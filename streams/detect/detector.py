@@ -469,7 +469,6 @@ class Detector:
         # the learnt share's own uncertainty, per component from the counts it rests on: an
         # allowance cash share learnt from 4 payments is no firmer for the pensions learnt beside
         comp_var = [1.0 / max(x, 1.0) for x in nb]
-        days_var = 1.0 / (day_shape * max(cell.nbdays, 1))
         for w in rules.windows:
             if hour - w + 1 < start:
                 break
@@ -487,14 +486,19 @@ class Detector:
             else:
                 oc = cell.comps(hour, w)
                 obs = sum(o for e, o in zip(parts, oc, strict=True) if e == e)
+            weights = [(e / exp) ** 2 if e == e else 0.0 for e in parts]
             rel = sum(
-                (e / exp) ** 2 * (v if x == x else roll_var)
-                for e, x, v in zip(parts, s, comp_var, strict=True)
-                if e == e
+                wt * (v if x == x else roll_var)
+                for wt, x, v in zip(weights, s, comp_var, strict=True)
             )
+            # Each component has its own good and bad days (online and counter payments are
+            # different people), as `_share_test` assumes: the sum's day noise is the weighted
+            # sum of theirs, for the window and for the days the share was learnt over alike.
+            own_days = day_shape / sum(weights)
+            days_var = 1.0 / (own_days * max(cell.nbdays, 1))
             if minus:
                 obs = max(0, round(obs - minus.get(w, 0.0)))
-            shape = _shape(w, rules, day_shape, rel + days_var)
+            shape = _shape(w, rules, own_days, rel + days_var)
             if obs <= rules.drop_ratio * exp and nb_cdf(obs, exp, shape) <= rules.alpha:
                 raised.append(self._open(kind, cell, RATE_DROP[kind], hour, w, rules, None))
                 return
