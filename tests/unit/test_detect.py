@@ -426,6 +426,32 @@ def test_an_online_share_regression_is_found() -> None:
     assert [(a.ward_code, a.signal) for a in stalls(alerts)] == [(BIG, "online_share_regression")]
 
 
+def _halves(_hour_end: float, rows: list[Row]) -> list[Row]:
+    """Service payments, online and counter hour by hour: half of every day each."""
+    return [(p, w, t, "online" if int(t // 3600) % 2 else "counter") for p, w, t, _c in rows]
+
+
+@pytest.mark.parametrize(("kind", "found"), [(SERVICE, True), (QR, False)])
+def test_a_rates_day_noise_is_its_components_own(kind: str, found: bool) -> None:
+    """Online and counter payments have their own good and bad days: a commune's service total
+    is steadier than a one-component kind's of the same volume, so the same drop (to 5 % for
+    three days, 14 payments a day) is significant for service payments and not for QR."""
+    world = World(
+        kind=kind,
+        per_day=14,
+        edits=[(BIG, ts(10), ts(13), 0.05)],
+        rewrite=_halves if kind == SERVICE else None,
+    )
+    _det, alerts = run(world, 16)
+    found_at = [(a.ward_code, a.detected_at) for a in stalls(alerts)]
+    if found:
+        assert len(found_at) == 1
+        assert found_at[0][0] == BIG
+        assert ts(10) < found_at[0][1] <= ts(13)
+    else:
+        assert found_at == []
+
+
 # ---- a round's first in the log: peers and rolls ----------------------------------------------
 
 
