@@ -49,9 +49,8 @@ class EffectModel:
     def __init__(self, config: SimulationConfig, reference: ReferenceData) -> None:
         self._config = config
         self._ref = reference
-        self.country = Country(
-            config, reference
-        )  # the same draw as the run's: same seed and period
+        # The run draws the same communes, levels and campaigns: same seed and period.
+        self.country = Country(config, reference)
         self._calendar = calendar_for(
             config.start.year, (config.start + timedelta(days=config.days)).year
         )
@@ -74,9 +73,9 @@ class EffectModel:
         # Hour by hour (an outage covers part of a day); episodes start on whole hours.
         hour = first.astimezone(VN_TZ).replace(minute=0, second=0, microsecond=0)
         while hour < last:
-            covered = (min(hour + _HOUR, last) - max(hour, first)) / _HOUR
-            middle = max(hour, first) + (min(hour + _HOUR, last) - max(hour, first)) / 2
-            weight = covered * self._weight(ep, (middle - ep.start).total_seconds() / span)
+            a, b = max(hour, first), min(hour + _HOUR, last)
+            middle = a + (b - a) / 2
+            weight = (b - a) / _HOUR * self._weight(ep, (middle - ep.start).total_seconds() / span)
             if weight > 0.0:
                 total += weight * sum(self._in_hour(s, sums, hour) for s in streams)
             hour += _HOUR
