@@ -185,6 +185,22 @@ def _rows(lines: Iterator[bytes]) -> Iterator[tuple[str, str, str, float, str, s
                ev["source"])  # fmt: skip
 
 
+def _saved(stem: Path) -> tuple[list[TruthEpisode], float | None, list[int]] | None:
+    """The truth and effects a previous run saved beside its alerts (compact or JSON log)."""
+    if not Path(f"{stem}.alerts.jsonl").exists():
+        return None
+    meta, truth_file = Path(f"{stem}.meta.json"), Path(f"{stem}.jsonl.truth.json")
+    if meta.exists():
+        data = json.loads(meta.read_text())
+        truth, days = load_truth(orjson.dumps(data["truth"]))
+        return truth, days, data["effect"]
+    if truth_file.exists():
+        raw = truth_file.read_bytes()
+        truth, days = load_truth(raw)
+        return truth, days, effects(orjson.loads(raw))
+    return None
+
+
 def effects(truth: dict[str, Any]) -> list[int]:
     """Per truth episode, the events the simulator counted it removing or moving."""
     return [int(ep["effect"]) for ep in truth["episodes"]]
@@ -274,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grace-hours", type=float, default=24.0)
     parser.add_argument("--json", type=Path, help="write the per-seed and pooled scores here")
     parser.add_argument(
-        "--rescore", action="store_true", help="score the alerts a previous run saved in --dir"
+        "--rescore",
+        action="store_true",
+        help="score the alerts a previous run saved in --dir (simulates nothing)",
     )
     args = parser.parse_args(argv)
     start = date.fromisoformat(args.start)
@@ -290,7 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"seeds": {}}
     for seed in args.seeds:
         stem = args.dir / f"seed{seed}-{start.isoformat()}-{args.days}d{tag}"
-        if args.compact:
+        if args.rescore:  # what a previous run saved, never a new simulation
+            saved = _saved(stem)
+            if saved is None:
+                parser.error(
+                    f"--rescore: nothing saved for seed {seed}: no {stem}.alerts.jsonl with its"
+                    " .meta.json (--compact) or .jsonl.truth.json; run it without --rescore first"
+                )
+            truth, truth_days, seen = saved
+        elif args.compact:
             build_compact(seed, start, args.days, stem, run)
             if args.build_only:
                 continue
