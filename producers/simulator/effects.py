@@ -13,9 +13,8 @@ The community teams' campaign days count too: an activation stall thins their ex
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
-from producers.simulator import calibration as cal
 from producers.simulator.calendar import (
     CASH,
     PENSION,
@@ -33,7 +32,9 @@ from producers.simulator.engine import (
     PROFILES,
     STREAMS,
     acts_on,
+    bank_part,
     day_factor,
+    regresses,
 )
 from producers.simulator.model import RATE_STREAMS, S_ACT, Country
 from producers.simulator.scenario import MIN_EFFECT, Episode, Scenario, random_scenario
@@ -48,7 +49,6 @@ class EffectModel:
 
     def __init__(self, config: SimulationConfig, reference: ReferenceData) -> None:
         self._config = config
-        self._ref = reference
         # The run draws the same communes, levels and campaigns: same seed and period.
         self.country = Country(config, reference)
         self._calendar = calendar_for(
@@ -136,19 +136,11 @@ class EffectModel:
 
     def paid(self, cycle: Cycle, idx: Sequence[int], *, bank: bool) -> float:
         """A round's beneficiaries among communes ``idx`` paid to accounts (or in cash)."""
-        key = "pension_bank" if cycle.program == PENSION else "welfare_bank"
-        years = cal.years_since_anchor(cycle.first_day)
-        total = 0.0
+        m, scale, total = self.country, self._config.scale, 0.0
         for i in idx:
-            n = self._people(cycle.program, i)
-            share = self.country.share(key, i, years)
-            total += n * (share if bank else 1.0 - share)
+            share = m.bank_share(cycle.program, i, cycle.first_day)
+            total += m.roll(cycle.program, i) * scale * (share if bank else 1.0 - share)
         return total
-
-    def _people(self, program: str, i: int) -> float:
-        figures = self._ref.communes[self.country.ward_codes[i]]
-        people = figures.pensioners if program == PENSION else figures.welfare_beneficiaries
-        return people * self._config.scale
 
     def _moved_to_cash(self, ep: Episode, wards: dict[str, list[int]]) -> float:
         """A cashless regression: the bank payments of the rounds it covers, moved to cash."""
@@ -156,15 +148,10 @@ class EffectModel:
         end = cfg.end_moment.date()
         total = 0.0
         for program in (PENSION, SOCIAL_ALLOWANCE):
-            if ep.resolved_program not in (None, program):
-                continue
             for cycle in cycles_between(program, cfg.start, end - timedelta(days=1)):
-                noon = datetime.combine(cycle.first_day, time(12), VN_TZ)
-                if not ep.start <= noon < ep.end:  # the engine's test: the round's first noon
-                    continue
-                in_run = sum(w for d, w in cycle.bank_days if cfg.start <= d < end)
-                bank = sum(self.paid(cycle, idx, bank=True) for idx in wards.values())
-                total += bank * (1.0 - ep.level) * in_run
+                if regresses(ep, cycle):  # the engine's own test (programme, first noon)
+                    bank = sum(self.paid(cycle, idx, bank=True) for idx in wards.values())
+                    total += bank * (1.0 - ep.level) * bank_part(cycle, cfg.start, end)
         return total
 
 

@@ -119,6 +119,22 @@ def day_factor(calendar: Calendar, s: int, day: date) -> float:
     return calendar.office_factor(day)
 
 
+def regresses(ep: Episode, cycle: Cycle) -> bool:
+    """Whether cashless regression ``ep`` lowers ``cycle``'s bank share: it is in force at noon
+    of the round's first day."""
+    noon = datetime.combine(cycle.first_day, time(12), VN_TZ)
+    return (
+        ep.signal == "cashless_share_regression"
+        and ep.resolved_program in (None, cycle.program)
+        and ep.start <= noon < ep.end
+    )
+
+
+def bank_part(cycle: Cycle, first: date, end: date) -> float:
+    """The part of ``cycle``'s bank transfers landing on days within [first, end)."""
+    return sum(w for d, w in cycle.bank_days if first <= d < end)
+
+
 def acts_on(ep: Episode, s: int) -> bool:
     """Whether episode ``ep`` changes stream ``s``'s events (a cashless regression: its rounds)."""
     kind, source, detail = STREAMS[s]
@@ -282,26 +298,13 @@ class Simulator:
             return state
         cfg = self.config
         rng = random.Random(f"{cfg.seed}:{cycle.program}:{cycle.month[0]}-{cycle.month[1]:02d}")
-        share_key = "pension_bank" if cycle.program == PENSION else "welfare_bank"
-        years = cal.years_since_anchor(cycle.first_day)
-        first_s = datetime.combine(cycle.first_day, time(12), VN_TZ).timestamp()
-        regressions = [
-            a
-            for a in self._scenario_actives()
-            if a.episode.signal == "cashless_share_regression"
-            and a.episode.resolved_program in (None, cycle.program)
-            and a.start_s <= first_s < a.end_s
-        ]
+        regressions = [a for a in self._scenario_actives() if regresses(a.episode, cycle)]
         # A regression's effect: the round's bank payments it moves to cash within the run.
-        in_run = sum(w for d, w in cycle.bank_days if cfg.start <= d < cfg.end_moment.date())
+        in_run = bank_part(cycle, cfg.start, cfg.end_moment.date())
         bank, total = [], []
-        for i, code in enumerate(self._m.ward_codes):
-            figures = self._ref.communes[code]
-            people = (
-                figures.pensioners if cycle.program == PENSION else figures.welfare_beneficiaries
-            )
-            n = random_round(rng, people * cfg.scale)
-            share = self._m.share(share_key, i, years)
+        for i in range(len(self._m.ward_codes)):
+            n = random_round(rng, self._m.roll(cycle.program, i) * cfg.scale)
+            share = self._m.bank_share(cycle.program, i, cycle.first_day)
             for a in regressions:
                 if a.wards is None or i in a.wards:
                     if self._m.ward_province[i] in self._generated:

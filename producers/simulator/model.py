@@ -59,6 +59,16 @@ class Country:
         """Commune ``i``'s share ``key`` (one of ``SHARES``), ``years`` after the anchor date."""
         return cal.logistic(self.logit[key][i] + cal.TREND_LOGIT_PER_YEAR * years)
 
+    def roll(self, program: str, i: int) -> int:
+        """Commune ``i``'s beneficiaries of ``program`` (reference figures, before the scale)."""
+        figures = self.reference.communes[self.ward_codes[i]]
+        return figures.pensioners if program == PENSION else figures.welfare_beneficiaries
+
+    def bank_share(self, program: str, i: int, first_day: date) -> float:
+        """Commune ``i``'s share of ``program``'s round starting ``first_day`` paid to accounts."""
+        key = "pension_bank" if program == PENSION else "welfare_bank"
+        return self.share(key, i, cal.years_since_anchor(first_day))
+
     # --- drawn once ------------------------------------------------------------------------
 
     def _intensity(self, rng: random.Random) -> dict[int, list[float]]:
