@@ -185,10 +185,9 @@ def _rows(lines: Iterator[bytes]) -> Iterator[tuple[str, str, str, float, str, s
                ev["source"])  # fmt: skip
 
 
-def _saved(stem: Path) -> tuple[list[TruthEpisode], float | None, list[int]] | None:
-    """The truth and effects a previous run saved beside its alerts (compact or JSON log)."""
-    if not Path(f"{stem}.alerts.jsonl").exists():
-        return None
+def _truth(stem: Path) -> tuple[list[TruthEpisode], float | None, list[int]] | None:
+    """The truth, its days and its episodes' effects, as a run saved them: the compact cache's
+    meta, else the JSON log's truth file; None when there is neither."""
     meta, truth_file = Path(f"{stem}.meta.json"), Path(f"{stem}.jsonl.truth.json")
     if meta.exists():
         data = json.loads(meta.read_text())
@@ -308,26 +307,19 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"seeds": {}}
     for seed in args.seeds:
         stem = args.dir / f"seed{seed}-{start.isoformat()}-{args.days}d{tag}"
-        if args.rescore:  # what a previous run saved, never a new simulation
-            saved = _saved(stem)
-            if saved is None:
-                parser.error(
-                    f"--rescore: nothing saved for seed {seed}: no {stem}.alerts.jsonl with its"
-                    " .meta.json (--compact) or .jsonl.truth.json; run it without --rescore first"
-                )
-            truth, truth_days, seen = saved
-        elif args.compact:
+        if args.compact and not args.rescore:  # --rescore: what a run saved, nothing new
             build_compact(seed, start, args.days, stem, run)
             if args.build_only:
                 continue
-            meta = json.loads(Path(f"{stem}.meta.json").read_text())
-            truth, truth_days = load_truth(orjson.dumps(meta["truth"]))
-            seen = meta["effect"]
-        else:
+        elif not args.rescore:
             log = simulate(seed, start, args.days, Path(f"{stem}.jsonl"), scenario=True)
-            raw = Path(f"{log}.truth.json").read_bytes()
-            truth, truth_days = load_truth(raw)
-            seen = effects(orjson.loads(raw))
+        saved = _truth(stem)
+        if saved is None or (args.rescore and not Path(f"{stem}.alerts.jsonl").exists()):
+            parser.error(
+                f"--rescore: nothing saved for seed {seed}: no {stem}.alerts.jsonl with its"
+                " .meta.json (--compact) or .jsonl.truth.json; run it without --rescore first"
+            )
+        truth, truth_days, seen = saved
         days = truth_days or args.days
         visible = [ep for ep, n in zip(truth, seen, strict=True) if n >= args.observable]
         t0 = time.perf_counter()
