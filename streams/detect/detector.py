@@ -89,6 +89,8 @@ _INDEX: Final = {kind: {c: i for i, c in enumerate(cs)} for kind, cs in COMPONEN
 _LEAD: Final = 12
 
 
+# (window, batch component or -1 for the rate) -> [Σ((o - e)² - o), Σ e², n] over siblings
+Spread = dict[tuple[int, int], list[float]]
 BinKey = tuple[str, str, int, int, str]  # province, ward or "", hour, component, source
 
 
@@ -403,18 +405,45 @@ class Detector:
                 and any(_unlearnt_share(kind, p) for p in provinces.values())
             ):
                 peers = _peer_shares(kind, provinces.values(), hour, prules, cfg)
+            timed = kind in cfg.timing_kinds
+            psib = None
+            if timed and prules is not None:
+                psib = _Siblings(self, kind, list(provinces.values()), pw, hour, prules, steady)
             for code, prov in provinces.items():
                 if prules is not None:
                     self._judge(
-                        kind, prov, pw, hour, prules, steady, raised, minus.get(code), peers
+                        kind,
+                        prov,
+                        pw,
+                        hour,
+                        prules,
+                        steady,
+                        raised,
+                        minus.get(code),
+                        peers,
+                        psib,
                     )
                 communes = self._communes[kind].get(code)
                 if communes:
                     cw = parents.get(code) or _windows(prov, hour, crules)
+                    csib = (
+                        _Siblings(self, kind, communes, cw, hour, crules, steady) if timed else None
+                    )
                     for com in communes:
                         if com.alert is not None or (com.s is not None and com.nbdays >= young):
                             com.sync(hour)
-                            self._judge(kind, com, cw, hour, crules, steady, raised, None)
+                            self._judge(
+                                kind,
+                                com,
+                                cw,
+                                hour,
+                                crules,
+                                steady,
+                                raised,
+                                None,
+                                None,
+                                csib,
+                            )
 
     def _judge(
         self,
@@ -427,6 +456,7 @@ class Detector:
         raised: list[Alert],
         minus: dict[int, float] | None,
         peers: dict[tuple[int, int], tuple[float, float]] | None = None,
+        sib: _Siblings | None = None,
     ) -> None:
         if cell.alert is not None:
             self._maybe_close(kind, cell, par, hour, rules)
@@ -438,6 +468,7 @@ class Detector:
         known = all(x == x for x in s)  # no NaN: every component has been learnt
         day_shape = math.inf if steady else rules.day_shape
         nb = cell.nbase
+        ms = self.config.timing_min_siblings
         # missing batch: bank-account payments of a round that never arrive
         for b in BATCHES.get(kind, ()):
             w = rules.batch_window
@@ -448,7 +479,19 @@ class Detector:
                 obs = cell.comps(hour, w)[b]
                 if obs <= rules.batch_ratio * exp:
                     bvar = 1.0 / max(nb[b], 1.0)
-                    if nb_cdf(obs, exp, _shape(w, rules, day_shape, bvar)) <= rules.alpha:
+                    if _below(
+                        obs,
+                        exp,
+                        rules.alpha,
+                        w,
+                        rules,
+                        day_shape,
+                        bvar,
+                        sib,
+                        (w, b),
+                        (exp, obs),
+                        ms,
+                    ):
                         raised.append(self._open(kind, cell, MISSING_BATCH, hour, w, rules, (b,)))
                         return
         # a round's first batch, with nothing learnt yet: the locality is paid in cash today,
@@ -458,13 +501,15 @@ class Detector:
             if s[num] == s[num] or hour - w + 1 < start:
                 continue
             pw, oc = par[w], cell.comps(hour, w)
+            # paid on local schedules, its transfers may have landed a few days before
+            if sib is not None and _paid_lately(cell, hour, num):
+                continue
             if oc[num] == 0 and oc[oth] > 0 and pw[oth] > 0:
                 prior = oc[oth] * pw[num] / pw[oth] * FIRST_BATCH_PRIOR
                 if prior >= rules.min_expected and math.exp(-prior) <= rules.alpha:
                     raised.append(self._open(kind, cell, MISSING_BATCH, hour, w, rules, (num,)))
                     return
         # rate drop, then gradual decline on the long window
-        roll = cell.prior if not known else None
         roll_var = 1.0 / self.config.roll_shape
         # the learnt share's own uncertainty, per component from the counts it rests on: an
         # allowance cash share learnt from 4 payments is no firmer for the pensions learnt beside
@@ -473,19 +518,11 @@ class Detector:
             if hour - w + 1 < start:
                 break
             pw = par[w]
-            ws = s
-            if roll is not None and w >= self.config.roll_window:
-                # the components not learnt yet expect the locality's part of their roll
-                ws = _rolled(s, roll)
-            parts = [x * y for x, y in zip(ws, pw, strict=True)]  # NaN: unknown, left out
-            exp = sum(e for e in parts if e == e)
+            exp, obs, parts = _window_rate(
+                cell, _window_shares(cell, w, self.config.roll_window), pw, hour, w
+            )
             if exp < rules.min_expected:
                 continue
-            if all(e == e for e in parts):
-                obs = cell.total(hour, w)
-            else:
-                oc = cell.comps(hour, w)
-                obs = sum(o for e, o in zip(parts, oc, strict=True) if e == e)
             weights = [(e / exp) ** 2 if e == e else 0.0 for e in parts]
             rel = sum(
                 wt * (v if x == x else roll_var)
@@ -498,17 +535,33 @@ class Detector:
             days_var = 1.0 / (own_days * max(cell.nbdays, 1))
             if minus:
                 obs = max(0, round(obs - minus.get(w, 0.0)))
-            shape = _shape(w, rules, own_days, rel + days_var)
-            if obs <= rules.drop_ratio * exp and nb_cdf(obs, exp, shape) <= rules.alpha:
+            base = rel + days_var
+            if obs <= rules.drop_ratio * exp and _below(
+                obs, exp, rules.alpha, w, rules, own_days, base, sib, (w, -1), (exp, obs), ms
+            ):
                 raised.append(self._open(kind, cell, RATE_DROP[kind], hour, w, rules, None))
                 return
-            if w == rules.decline_window and cell.s_old is not None and known:
+            # (not for a kind paid on local schedules: a round has no slow slide, and a week-old
+            # share of a round's days says nothing of today's)
+            if w == rules.decline_window and cell.s_old is not None and known and sib is None:
                 # against the share of a week ago: a slow slide is not learnt as the norm
                 old = sum(x * y for x, y in zip(cell.s_old, pw, strict=True))
                 if (
                     old >= rules.min_expected
                     and obs <= rules.decline_ratio * old
-                    and nb_cdf(obs, old, shape) <= rules.decline_alpha
+                    and _below(
+                        obs,
+                        old,
+                        rules.decline_alpha,
+                        w,
+                        rules,
+                        own_days,
+                        base,
+                        sib,
+                        (w, -1),
+                        (exp, obs),
+                        ms,
+                    )
                 ):
                     raised.append(self._open(kind, cell, GRADUAL_DECLINE, hour, w, rules, None))
                     return
@@ -517,8 +570,18 @@ class Detector:
             for w in rules.share_windows:
                 if hour - w + 1 < start:
                     break
+                if (
+                    sib is not None
+                    and not cell.comps(hour, w)[num]
+                    and _paid_lately(cell, hour, num)
+                ):
+                    continue  # its transfers landed before the window (a local schedule)
                 if s[num] == s[num] and s[oth] == s[oth]:
                     z = _share_test(cell, par[w], num, oth, hour, w, rules, day_shape)
+                    if sib is not None and z <= -rules.share_z:
+                        # as far out as the siblings stray from their own shares in this window?
+                        mid, sd = sib.shares().get((num, w), (0.0, math.inf))
+                        z = (z - mid) / max(1.0, sd)
                 elif peers is not None and (num, w) in peers:
                     z = _peer_share_test(cell, peers[(num, w)], num, oth, hour, w, rules)
                 else:
@@ -883,8 +946,10 @@ def _share_test(
     width: int,
     rules: Rules,
     day_shape: float,
+    raw: bool = False,
 ) -> float:
-    """z of the locality's log-odds share against its peers' (0.0 when there is nothing to judge).
+    """z of the locality's log-odds share against its peers' (0.0 when there is nothing to judge;
+    `raw`: NaN then, and a z either way, not only for a share fallen below `share_ratio`).
 
     Expected share: the locality's learnt shares of the parent's two components, applied to the
     parent's counts of the window (so the disbursement days and office hours cancel). Variance:
@@ -894,13 +959,13 @@ def _share_test(
     assert s is not None
     en, eo = s[num] * pw[num], s[oth] * pw[oth]
     if not (en > 0 and eo > 0) or en + eo < rules.share_min_trials:  # NaN: not learnt yet
-        return 0.0
+        return math.nan if raw else 0.0
     oc = cell.comps(hour, width)
     k, n = oc[num], oc[num] + oc[oth]
     if n < rules.share_min_trials or n < 0.5 * (en + eo):
-        return 0.0  # the payments themselves stopped: a rate drop, not a share
+        return math.nan if raw else 0.0  # the payments themselves stopped: a rate drop
     p = en / (en + eo)
-    if k > rules.share_ratio * p * n:
+    if k > rules.share_ratio * p * n and not raw:
         return 0.0
     var = 1.0 / (k + 0.5) + 1.0 / (n - k + 0.5)
     var += 1.0 / max(cell.nbase[num], 0.5) + 1.0 / max(cell.nbase[oth], 0.5)
@@ -908,6 +973,42 @@ def _share_test(
         days = max(1.0, width / HOURS_PER_DAY)
         var += 2.0 / (day_shape * days) + 2.0 / (day_shape * max(cell.nbdays, 1))
     return (_log_odds(k, n) - math.log(p / (1.0 - p))) / math.sqrt(var)
+
+
+def _window_shares(cell: Cell, width: int, roll_window: int) -> list[float]:
+    """The shares a rate is expected by: those not learnt yet (a round's first) at their roll's
+    part in windows of at least `roll_window` hours."""
+    s = cell.s
+    assert s is not None
+    prior = cell.prior
+    if prior is None or width < roll_window or all(x == x for x in s):
+        return s
+    return _rolled(s, prior)
+
+
+def _window_rate(
+    cell: Cell, shares: list[float], pw: list[int], hour: int, width: int
+) -> tuple[float, int, list[float]]:
+    """Expected and observed events of the window, and the expectation per component: the
+    shares applied to the parent's counts `pw`; an unknown component (NaN) is left out of
+    both."""
+    parts = [x * y for x, y in zip(shares, pw, strict=True)]
+    exp = sum(e for e in parts if e == e)
+    if all(e == e for e in parts):
+        return exp, cell.total(hour, width), parts
+    oc = cell.comps(hour, width)
+    return exp, sum(o for e, o in zip(parts, oc, strict=True) if e == e), parts
+
+
+def _paid_lately(cell: Cell, hour: int, comp: int, days: int = 7) -> bool:
+    """Whether the locality had any event of `comp` in the last 24 hours or `days` closed days."""
+    if cell.comps(hour, HOURS_PER_DAY)[comp]:
+        return True
+    for d in range(cell.dmark - days + 1, cell.dmark + 1):
+        counts = cell.day(d)
+        if counts is not None and counts[comp]:
+            return True
+    return False
 
 
 def _rolled(s: list[float], prior: list[float]) -> list[float]:
@@ -976,3 +1077,140 @@ def _peer_share_test(
         return 0.0
     var = sd * sd + 1.0 / (k + 0.5) + 1.0 / (n - k + 0.5)
     return (_log_odds(k, n) - mid) / math.sqrt(var)
+
+
+def _spread_var(
+    spread: Spread, key: tuple[int, int], exp: float, obs: int, min_siblings: int
+) -> float | None:
+    """The siblings' variance of o/e beyond Poisson on `key`, Σ((o - e)² - o) / Σ e² (a
+    negative binomial's 1/shape, by the method of moments), the locality's own terms left out;
+    None when fewer than `min_siblings` others expect anything there (a schedule nobody else
+    keeps is not a shared one: a province that alone got its allowances yesterday)."""
+    sums = spread.get(key)
+    if sums is None or sums[2] - 1 < min_siblings:
+        return None
+    num = sums[0] - ((obs - exp) ** 2 - obs)
+    den = sums[1] - exp * exp
+    return max(0.0, num / den) if den > 1e-9 else None
+
+
+def _add_moment(spread: Spread, key: tuple[int, int], exp: float, obs: int) -> None:
+    sums = spread.setdefault(key, [0.0, 0.0, 0.0])
+    sums[0] += (obs - exp) ** 2 - obs
+    sums[1] += exp * exp
+    sums[2] += 1
+
+
+class _Siblings:
+    """How far the siblings of a parent stray from their own shares of it in the windows of one
+    hour, for a kind paid on local schedules: summed on first need (a test about to fire), at
+    most once an hour and parent."""
+
+    __slots__ = ("_rates", "_shares", "cells", "day_shape", "det", "hour", "kind", "par", "rules")
+
+    def __init__(
+        self,
+        det: Detector,
+        kind: str,
+        cells: list[Cell],
+        par: dict[int, list[int]],
+        hour: int,
+        rules: Rules,
+        steady: bool,
+    ) -> None:
+        self.det, self.kind, self.cells, self.par, self.hour, self.rules = (
+            det,
+            kind,
+            cells,
+            par,
+            hour,
+            rules,
+        )
+        self.day_shape = math.inf if steady else rules.day_shape
+        self._rates: Spread | None = None
+        self._shares: dict[tuple[int, int], tuple[float, float]] | None = None
+
+    def rates(self) -> Spread:
+        """Per (window, batch component or -1 for the rate): Σ((o - e)² - o), Σ e² and their
+        number over the siblings with an expectation, those with an open alert left out (a
+        known stall is no norm: two provinces stalled at once, seed 92 from 2025-10-06).
+        `_spread_var` leaves out the judged locality's own terms: a stall never widens its own
+        noise."""
+        if self._rates is not None:
+            return self._rates
+        out: Spread = {}
+        rules, par, hour = self.rules, self.par, self.hour
+        roll_window = self.det.config.roll_window
+        batches = BATCHES.get(self.kind, ())
+        for cell in self.cells:
+            s = cell.s
+            if s is None or cell.alert is not None:  # a known stall is no norm
+                continue
+            cell.sync(hour)
+            for w in rules.windows:
+                shares = _window_shares(cell, w, roll_window)
+                exp, obs, _ = _window_rate(cell, shares, par[w], hour, w)
+                if exp > 0:
+                    _add_moment(out, (w, -1), exp, obs)
+            w = rules.batch_window
+            for b in batches:
+                exp = s[b] * par[w][b]
+                if exp > 0:  # False for a NaN share too
+                    _add_moment(out, (w, b), exp, cell.comps(hour, w)[b])
+        self._rates = out
+        return out
+
+    def shares(self) -> dict[tuple[int, int], tuple[float, float]]:
+        """Per (numerator component, window): the median and robust spread (1.4826 MAD) of the
+        siblings' share z-scores (`_share_test`, both ways); (0, inf) with fewer than
+        `timing_min_siblings` of them: nothing to say a schedule is shared."""
+        if self._shares is not None:
+            return self._shares
+        out = {}
+        rules, par, hour = self.rules, self.par, self.hour
+        for num, oth, _signal in SHARES.get(self.kind, ()):
+            for w in rules.share_windows:
+                zs = []
+                for cell in self.cells:
+                    s = cell.s
+                    if s is None or s[num] != s[num] or s[oth] != s[oth] or cell.alert:
+                        continue
+                    cell.sync(hour)
+                    z = _share_test(cell, par[w], num, oth, hour, w, rules, self.day_shape, True)
+                    if z == z:
+                        zs.append(z)
+                if len(zs) > self.det.config.timing_min_siblings:
+                    mid = statistics.median(zs)
+                    mad = statistics.median(abs(z - mid) for z in zs)
+                    out[(num, w)] = (mid, 1.4826 * mad)
+        self._shares = out
+        return out
+
+
+def _below(
+    obs: int,
+    exp: float,
+    alpha: float,
+    width: int,
+    rules: Rules,
+    day_shape: float,
+    base_var: float,
+    sib: _Siblings | None,
+    key: tuple[int, int],
+    own: tuple[float, int],
+    min_siblings: int,
+) -> bool:
+    """P(X <= obs) under the window's negative binomial at or below `alpha`? For a kind paid
+    on local schedules, also with the siblings' spread (`_Siblings.rates`, the locality's own
+    terms `own` left out) added to its variance: summed only once the first test passes (more
+    variance can only make it pass less), in the rare hours something is about to fire."""
+    if nb_cdf(obs, exp, _shape(width, rules, day_shape, base_var)) > alpha:
+        return False
+    if sib is None:
+        return True
+    extra = _spread_var(sib.rates(), key, *own, min_siblings)
+    if extra is None:
+        return False
+    return (
+        extra <= 0 or nb_cdf(obs, exp, _shape(width, rules, day_shape, base_var + extra)) <= alpha
+    )

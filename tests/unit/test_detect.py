@@ -752,3 +752,51 @@ def test_scoring_counts_episodes_and_province_wide_alerts() -> None:
     assert result.recall == pytest.approx(2 / 3)
     assert result.latencies_s == [20 * 3600, 0.5 * 3600]
     assert len(result.false_alerts) == 1
+
+
+# ---- payments on local schedules ------------------------------------------------------------
+
+
+def _local_cash_days(stalled: str | None = None) -> World:
+    """Every commune pays its pensioners in cash one day in three, on a day of its own (its
+    post office's), three times its average then; `stalled` pays nothing from day 6."""
+    edits: list[tuple[str | None, float, float, float]] = []
+    for wards in WARDS.values():
+        for i, w in enumerate(wards):
+            for d in range(12):
+                edits.append((w, ts(d), ts(d + 1), 3.0 if (d + i) % 3 == 0 else 0.0))
+    if stalled is not None:
+        edits.append((stalled, ts(6), ts(12), 0.0))
+    return World(kind=WELFARE, per_day=60, classes=lambda _w, _i: "pension.cash", edits=edits)
+
+
+@pytest.mark.parametrize("timing", [True, False])
+def test_communes_paid_on_their_own_days_are_no_stall(timing: bool) -> None:
+    """A commune's part of its province's cash payments is stable over the round, not from one
+    day to the next when each post office has its own days. Its siblings stray as far from
+    their shares as it does: that is a schedule, not a stall. Without the siblings' spread
+    (`timing_kinds` empty) each commune is a stall on its days off (benchmarks/
+    foreign_scenario.py: 1,150 false welfare alerts in 28 days)."""
+    cfg = DetectorConfig() if timing else DetectorConfig(timing_kinds=())
+    _det, alerts = run(_local_cash_days(), 12, Detector(cfg))
+    if timing:
+        assert alerts == []
+    else:
+        assert len({a.ward_code for a in alerts}) >= 6
+
+
+def test_a_stall_on_a_national_schedule_is_still_found() -> None:
+    """Where siblings keep their shares (one schedule for all), the spread adds nothing: a
+    commune's pensions stopping is found as before, on the same hour with timing or without."""
+    world = World(
+        kind=WELFARE,
+        per_day=60,
+        classes=lambda _w, _i: "pension.cash",
+        edits=[(BIG, ts(6), ts(12), 0.0)],
+    )
+    found = []
+    for cfg in (DetectorConfig(), DetectorConfig(timing_kinds=())):
+        _det, alerts = run(world, 9, Detector(cfg))
+        found.append([(a.ward_code, a.signal, a.detected_at) for a in alerts])
+    assert found[0] == found[1]
+    assert [(w, s) for w, s, _t in found[0]] == [(BIG, "welfare_rate_drop")]
