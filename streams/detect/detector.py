@@ -89,8 +89,6 @@ _INDEX: Final = {kind: {c: i for i, c in enumerate(cs)} for kind, cs in COMPONEN
 _LEAD: Final = 12
 
 
-# (window, batch component or -1 for the rate) -> [Σ((o - e)² - o), Σ e², n] over siblings
-Spread = dict[tuple[int, int], list[float]]
 BinKey = tuple[str, str, int, int, str]  # province, ward or "", hour, component, source
 
 
@@ -580,7 +578,7 @@ class Detector:
                     z = _share_test(cell, par[w], num, oth, hour, w, rules, day_shape)
                     if sib is not None and z <= -rules.share_z:
                         # as far out as the siblings stray from their own shares in this window?
-                        mid, sd = sib.shares().get((num, w), (0.0, math.inf))
+                        mid, sd = sib.share(num, oth, w)
                         z = (z - mid) / max(1.0, sd)
                 elif peers is not None and (num, w) in peers:
                     z = _peer_share_test(cell, peers[(num, w)], num, oth, hour, w, rules)
@@ -1079,26 +1077,16 @@ def _peer_share_test(
     return (_log_odds(k, n) - mid) / math.sqrt(var)
 
 
-def _spread_var(
-    spread: Spread, key: tuple[int, int], exp: float, obs: int, min_siblings: int
-) -> float | None:
-    """The siblings' variance of o/e beyond Poisson on `key`, Σ((o - e)² - o) / Σ e² (a
-    negative binomial's 1/shape, by the method of moments), the locality's own terms left out;
-    None when fewer than `min_siblings` others expect anything there (a schedule nobody else
-    keeps is not a shared one: a province that alone got its allowances yesterday)."""
-    sums = spread.get(key)
+def _spread_var(sums: list[float] | None, exp: float, obs: int, min_siblings: int) -> float | None:
+    """The siblings' variance of o/e beyond Poisson, Σ((o - e)² - o) / Σ e² (a negative
+    binomial's 1/shape, by the method of moments), the locality's own terms left out; None
+    when fewer than `min_siblings` others expect anything there (a schedule nobody else keeps
+    is not a shared one: a province that alone got its allowances yesterday)."""
     if sums is None or sums[2] - 1 < min_siblings:
         return None
     num = sums[0] - ((obs - exp) ** 2 - obs)
     den = sums[1] - exp * exp
     return max(0.0, num / den) if den > 1e-9 else None
-
-
-def _add_moment(spread: Spread, key: tuple[int, int], exp: float, obs: int) -> None:
-    sums = spread.setdefault(key, [0.0, 0.0, 0.0])
-    sums[0] += (obs - exp) ** 2 - obs
-    sums[1] += exp * exp
-    sums[2] += 1
 
 
 class _Siblings:
@@ -1127,63 +1115,61 @@ class _Siblings:
             rules,
         )
         self.day_shape = math.inf if steady else rules.day_shape
-        self._rates: Spread | None = None
-        self._shares: dict[tuple[int, int], tuple[float, float]] | None = None
+        self._rates: dict[tuple[int, int], list[float] | None] = {}
+        self._shares: dict[tuple[int, int], tuple[float, float]] = {}
 
-    def rates(self) -> Spread:
-        """Per (window, batch component or -1 for the rate): Σ((o - e)² - o), Σ e² and their
+    def rate(self, key: tuple[int, int]) -> list[float] | None:
+        """On (window, batch component or -1 for the rate): Σ((o - e)² - o), Σ e² and their
         number over the siblings with an expectation, those with an open alert left out (a
-        known stall is no norm: two provinces stalled at once, seed 92 from 2025-10-06).
-        `_spread_var` leaves out the judged locality's own terms: a stall never widens its own
-        noise."""
-        if self._rates is not None:
-            return self._rates
-        out: Spread = {}
-        rules, par, hour = self.rules, self.par, self.hour
+        known stall is no norm: two provinces stalled at once, seed 92 from 2025-10-06); None
+        when none has one. `_spread_var` leaves out the judged locality's own terms: a stall
+        never widens its own noise. One window at a time: most hours need none, some one."""
+        if key in self._rates:
+            return self._rates[key]
+        sums = [0.0, 0.0, 0.0]
+        hour = self.hour
+        w, b = key
+        pw = self.par[w]
         roll_window = self.det.config.roll_window
-        batches = BATCHES.get(self.kind, ())
         for cell in self.cells:
             s = cell.s
             if s is None or cell.alert is not None:  # a known stall is no norm
                 continue
             cell.sync(hour)
-            for w in rules.windows:
-                shares = _window_shares(cell, w, roll_window)
-                exp, obs, _ = _window_rate(cell, shares, par[w], hour, w)
-                if exp > 0:
-                    _add_moment(out, (w, -1), exp, obs)
-            w = rules.batch_window
-            for b in batches:
-                exp = s[b] * par[w][b]
-                if exp > 0:  # False for a NaN share too
-                    _add_moment(out, (w, b), exp, cell.comps(hour, w)[b])
-        self._rates = out
+            if b < 0:
+                exp, obs, _ = _window_rate(cell, _window_shares(cell, w, roll_window), pw, hour, w)
+            else:
+                exp, obs = s[b] * pw[b], cell.comps(hour, w)[b]
+            if exp > 0:  # False for a NaN share too
+                sums[0] += (obs - exp) ** 2 - obs
+                sums[1] += exp * exp
+                sums[2] += 1
+        self._rates[key] = out = sums if sums[2] else None
         return out
 
-    def shares(self) -> dict[tuple[int, int], tuple[float, float]]:
-        """Per (numerator component, window): the median and robust spread (1.4826 MAD) of the
-        siblings' share z-scores (`_share_test`, both ways); (0, inf) with fewer than
-        `timing_min_siblings` of them: nothing to say a schedule is shared."""
-        if self._shares is not None:
-            return self._shares
-        out = {}
-        rules, par, hour = self.rules, self.par, self.hour
-        for num, oth, _signal in SHARES.get(self.kind, ()):
-            for w in rules.share_windows:
-                zs = []
-                for cell in self.cells:
-                    s = cell.s
-                    if s is None or s[num] != s[num] or s[oth] != s[oth] or cell.alert:
-                        continue
-                    cell.sync(hour)
-                    z = _share_test(cell, par[w], num, oth, hour, w, rules, self.day_shape, True)
-                    if z == z:
-                        zs.append(z)
-                if len(zs) > self.det.config.timing_min_siblings:
-                    mid = statistics.median(zs)
-                    mad = statistics.median(abs(z - mid) for z in zs)
-                    out[(num, w)] = (mid, 1.4826 * mad)
-        self._shares = out
+    def share(self, num: int, oth: int, width: int) -> tuple[float, float]:
+        """The median and robust spread (1.4826 MAD) of the siblings' share z-scores
+        (`_share_test`, both ways) of `num` against `oth` over the window, those with an open
+        alert left out; (0, inf) with fewer than `timing_min_siblings` of them: nothing to say
+        a schedule is shared."""
+        key = (num, width)
+        if key in self._shares:
+            return self._shares[key]
+        rules, pw, hour = self.rules, self.par[width], self.hour
+        zs = []
+        for cell in self.cells:
+            s = cell.s
+            if s is None or s[num] != s[num] or s[oth] != s[oth] or cell.alert is not None:
+                continue
+            cell.sync(hour)
+            z = _share_test(cell, pw, num, oth, hour, width, rules, self.day_shape, True)
+            if z == z:
+                zs.append(z)
+        out = (0.0, math.inf)
+        if len(zs) > self.det.config.timing_min_siblings:
+            mid = statistics.median(zs)
+            out = (mid, 1.4826 * statistics.median(abs(z - mid) for z in zs))
+        self._shares[key] = out
         return out
 
 
@@ -1201,14 +1187,14 @@ def _below(
     min_siblings: int,
 ) -> bool:
     """P(X <= obs) under the window's negative binomial at or below `alpha`? For a kind paid
-    on local schedules, also with the siblings' spread (`_Siblings.rates`, the locality's own
+    on local schedules, also with the siblings' spread (`_Siblings.rate`, the locality's own
     terms `own` left out) added to its variance: summed only once the first test passes (more
     variance can only make it pass less), in the rare hours something is about to fire."""
     if nb_cdf(obs, exp, _shape(width, rules, day_shape, base_var)) > alpha:
         return False
     if sib is None:
         return True
-    extra = _spread_var(sib.rates(), key, *own, min_siblings)
+    extra = _spread_var(sib.rate(key), *own, min_siblings)
     if extra is None:
         return False
     return (
