@@ -499,12 +499,14 @@ class Detector:
             if s[num] == s[num] or hour - w + 1 < start:
                 continue
             pw, oc = par[w], cell.comps(hour, w)
-            # paid on local schedules, its transfers may have landed a few days before
-            if sib is not None and _paid_lately(cell, hour, num):
-                continue
             if oc[num] == 0 and oc[oth] > 0 and pw[oth] > 0:
                 prior = oc[oth] * pw[num] / pw[oth] * FIRST_BATCH_PRIOR
-                if prior >= rules.min_expected and math.exp(-prior) <= rules.alpha:
+                if (
+                    prior >= rules.min_expected
+                    and math.exp(-prior) <= rules.alpha
+                    # paid on local schedules, its transfers may have landed a few days before
+                    and not (sib is not None and _paid_lately(cell, hour, num))
+                ):
                     raised.append(self._open(kind, cell, MISSING_BATCH, hour, w, rules, (num,)))
                     return
         # rate drop, then gradual decline on the long window
@@ -568,12 +570,6 @@ class Detector:
             for w in rules.share_windows:
                 if hour - w + 1 < start:
                     break
-                if (
-                    sib is not None
-                    and not cell.comps(hour, w)[num]
-                    and _paid_lately(cell, hour, num)
-                ):
-                    continue  # its transfers landed before the window (a local schedule)
                 if s[num] == s[num] and s[oth] == s[oth]:
                     z = _share_test(cell, par[w], num, oth, hour, w, rules, day_shape)
                     if sib is not None and z <= -rules.share_z:
@@ -584,9 +580,15 @@ class Detector:
                     z = _peer_share_test(cell, peers[(num, w)], num, oth, hour, w, rules)
                 else:
                     continue
-                if z <= -rules.share_z:
-                    raised.append(self._open(kind, cell, signal, hour, w, rules, (num, oth)))
-                    return
+                if z > -rules.share_z or (
+                    # its transfers landed before the window (a local schedule)
+                    sib is not None
+                    and not cell.comps(hour, w)[num]
+                    and _paid_lately(cell, hour, num)
+                ):
+                    continue
+                raised.append(self._open(kind, cell, signal, hour, w, rules, (num, oth)))
+                return
 
     def _open(
         self,
@@ -1187,16 +1189,16 @@ def _below(
     min_siblings: int,
 ) -> bool:
     """P(X <= obs) under the window's negative binomial at or below `alpha`? For a kind paid
-    on local schedules, also with the siblings' spread (`_Siblings.rate`, the locality's own
-    terms `own` left out) added to its variance: summed only once the first test passes (more
+    on local schedules, also with a variance at least the siblings' spread (`_Siblings.rate`,
+    the locality's own terms `own` left out): summed only once the first test passes (more
     variance can only make it pass less), in the rare hours something is about to fire."""
     if nb_cdf(obs, exp, _shape(width, rules, day_shape, base_var)) > alpha:
         return False
     if sib is None:
         return True
-    extra = _spread_var(sib.rate(key), *own, min_siblings)
-    if extra is None:
+    spread = _spread_var(sib.rate(key), *own, min_siblings)
+    if spread is None:
         return False
-    return (
-        extra <= 0 or nb_cdf(obs, exp, _shape(width, rules, day_shape, base_var + extra)) <= alpha
-    )
+    # the siblings' scatter already holds what the model's own variance stands for (a roll a
+    # third off, a share learnt from few counts): at least as wide as theirs, not on top of it
+    return spread <= base_var or nb_cdf(obs, exp, _shape(width, rules, day_shape, spread)) <= alpha
