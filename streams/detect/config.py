@@ -156,11 +156,11 @@ class DetectorConfig:
     steady_kinds: tuple[str, ...] = ("welfare.disbursement",)
     # Kinds paid on schedules that may differ between localities (a province's allowance day,
     # a commune's post-office days): a locality's part of its parent's round is then stable over
-    # the round, not within a window of it. Before a rate drop or missing batch is raised, the
-    # window's noise takes in how far the siblings stray from their own shares in the same
-    # window (`Detector._spread`): nothing where they keep to them, as in a national schedule.
-    # A scenario written without our simulator (benchmarks/foreign_scenario.py), with local
-    # payment days, raised 1,150 false welfare alerts without it.
+    # the round, not within a window of it. Before a rate drop or missing batch is raised, its
+    # variance is taken at least as wide as the siblings' scatter around their own shares in
+    # the same window (`detector._Siblings`): no wider where they keep to them, as on a
+    # national schedule. A scenario written without our simulator (benchmarks/
+    # foreign_scenario.py), with local payment days, raised 1,150 false welfare alerts without.
     timing_kinds: tuple[str, ...] = ("welfare.disbursement",)
     timing_min_siblings: int = 5  # fewer siblings expect anything there: not judged
     # ... so they are learnt from yesterday on (a round's first day teaches its second day), from

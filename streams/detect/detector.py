@@ -541,27 +541,15 @@ class Detector:
             ):
                 raised.append(self._open(kind, cell, RATE_DROP[kind], hour, w, rules, None))
                 return
-            # (not for a kind paid on local schedules: a round has no slow slide, and a week-old
-            # share of a round's days says nothing of today's)
+            # against the share of a week ago: a slow slide is not learnt as the norm (not for a
+            # kind paid on local schedules: a round has no slow slide, and a week-old share of a
+            # round's days says nothing of today's)
             if w == rules.decline_window and cell.s_old is not None and known and sib is None:
-                # against the share of a week ago: a slow slide is not learnt as the norm
                 old = sum(x * y for x, y in zip(cell.s_old, pw, strict=True))
                 if (
                     old >= rules.min_expected
                     and obs <= rules.decline_ratio * old
-                    and _below(
-                        obs,
-                        old,
-                        rules.decline_alpha,
-                        w,
-                        rules,
-                        own_days,
-                        base,
-                        sib,
-                        (w, -1),
-                        (exp, obs),
-                        ms,
-                    )
+                    and nb_cdf(obs, old, _shape(w, rules, own_days, base)) <= rules.decline_alpha
                 ):
                     raised.append(self._open(kind, cell, GRADUAL_DECLINE, hour, w, rules, None))
                     return
@@ -1108,14 +1096,8 @@ class _Siblings:
         rules: Rules,
         steady: bool,
     ) -> None:
-        self.det, self.kind, self.cells, self.par, self.hour, self.rules = (
-            det,
-            kind,
-            cells,
-            par,
-            hour,
-            rules,
-        )
+        self.det, self.kind, self.cells = det, kind, cells
+        self.par, self.hour, self.rules = par, hour, rules
         self.day_shape = math.inf if steady else rules.day_shape
         self._rates: dict[tuple[int, int], list[float] | None] = {}
         self._shares: dict[tuple[int, int], tuple[float, float]] = {}
