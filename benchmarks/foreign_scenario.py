@@ -125,11 +125,12 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any, Final, get_args
+from typing import Any, Final, get_args
 
 import holidays
 import orjson
@@ -1092,24 +1093,26 @@ def _ar_quad(m: Sequence[float], rho: float) -> float:
 # --- writing the log ----------------------------------------------------------------------------
 
 
-class _Writer:
-    def __init__(self, path: Path, level: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.raw: IO[bytes] = open(path, "wb")  # noqa: SIM115
-        self.fh: IO[bytes] | gzip.GzipFile = self.raw
-        if path.name.endswith(".gz"):  # no name and no time in the header: same seed, same bytes
-            self.fh = gzip.GzipFile(
-                filename="", mode="wb", fileobj=self.raw, compresslevel=level, mtime=0
-            )
+@contextmanager
+def _log_writer(path: Path, level: int) -> Iterator[Callable[[list[str]], None]]:
+    """A function writing lines to the log, plain or gzip (no name and no time in the gzip
+    header: same seed, same bytes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        open(path, "wb") as raw,
+        (
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=level, mtime=0)
+            if path.name.endswith(".gz")
+            else nullcontext(raw)
+        ) as fh,
+    ):
 
-    def write(self, lines: list[str]) -> None:
-        if lines:
-            self.fh.write("\n".join(lines).encode())
-            self.fh.write(b"\n")
+        def write(lines: list[str]) -> None:
+            if lines:
+                fh.write("\n".join(lines).encode())
+                fh.write(b"\n")
 
-    def close(self) -> None:
-        self.fh.close()
-        self.raw.close()
+        yield write
 
 
 @dataclass
@@ -1193,12 +1196,9 @@ class Generator:
 
     def run(self, out: Path, level: int = 4) -> Summary:
         t_start = time.perf_counter()
-        writer = _Writer(out, level)
-        try:
+        with _log_writer(out, level) as write:
             for d in range(self.days):
-                writer.write(self._day(d))
-        finally:
-            writer.close()
+                write(self._day(d))
         return Summary(
             self.counts, self.episodes, time.perf_counter() - t_start, self.drawer.rejected
         )
