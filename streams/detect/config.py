@@ -163,6 +163,8 @@ class DetectorConfig:
     # foreign_scenario.py), with local payment days, raised 1,150 false welfare alerts without.
     timing_kinds: tuple[str, ...] = ("welfare.disbursement",)
     timing_min_siblings: int = 5  # fewer siblings expect anything there: not judged
+    # a bank batch of the programme within this many closed days is not missing, only early
+    timing_recent_days: int = 7
     # ... so they are learnt from yesterday on (a round's first day teaches its second day), from
     # a single day: a steady stall is seen the day it starts, before it could be learnt.
     steady_lag_days: int = 0

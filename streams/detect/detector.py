@@ -505,7 +505,10 @@ class Detector:
                     prior >= rules.min_expected
                     and math.exp(-prior) <= rules.alpha
                     # paid on local schedules, its transfers may have landed a few days before
-                    and not (sib is not None and _paid_lately(cell, hour, num))
+                    and not (
+                        sib is not None
+                        and _paid_lately(cell, hour, num, self.config.timing_recent_days)
+                    )
                 ):
                     raised.append(self._open(kind, cell, MISSING_BATCH, hour, w, rules, (num,)))
                     return
@@ -572,7 +575,7 @@ class Detector:
                     # its transfers landed before the window (a local schedule)
                     sib is not None
                     and not cell.comps(hour, w)[num]
-                    and _paid_lately(cell, hour, num)
+                    and _paid_lately(cell, hour, num, self.config.timing_recent_days)
                 ):
                     continue
                 raised.append(self._open(kind, cell, signal, hour, w, rules, (num, oth)))
@@ -988,7 +991,7 @@ def _window_rate(
     return exp, sum(o for e, o in zip(parts, oc, strict=True) if e == e), parts
 
 
-def _paid_lately(cell: Cell, hour: int, comp: int, days: int = 7) -> bool:
+def _paid_lately(cell: Cell, hour: int, comp: int, days: int) -> bool:
     """Whether the locality had any event of `comp` in the last 24 hours or `days` closed days."""
     if cell.comps(hour, HOURS_PER_DAY)[comp]:
         return True

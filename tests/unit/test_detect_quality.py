@@ -16,6 +16,7 @@ from datetime import date
 import orjson
 import pytest
 
+from benchmarks import foreign_scenario
 from producers.simulator import SimulationConfig, Simulator, parse_scenario
 from reference import load_reference
 from streams.detect.backtest import run_backtest
@@ -82,8 +83,6 @@ FOREIGN_START, FOREIGN_DAYS, FOREIGN_SEED, FOREIGN_SCALE = date(2025, 9, 8), 14,
 
 @pytest.fixture(scope="module")
 def foreign_welfare(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[bytes], bytes]:
-    from benchmarks import foreign_scenario
-
     where = tmp_path_factory.mktemp("foreign")
     log, truth = where / "log.jsonl.gz", where / "truth.json"
     foreign_scenario.generate(
