@@ -165,6 +165,15 @@ class DetectorConfig:
     timing_min_siblings: int = 5  # fewer siblings expect anything there: not judged
     # a bank batch of the programme within this many closed days is not missing, only early
     timing_recent_days: int = 7
+    # a round paid in cash with none of its bank transfers in this many days (today included)
+    # is a missing batch: longer than a round lasts (a pension's cash over ten post-office days
+    # after its transfers, more around Tết), shorter than a month (the previous round's).
+    timing_round_days: int = 21
+    # ... judged on the round's first cash day: cash after this many closed days without
+    timing_round_gap_days: int = 7
+    # ... unless more than this many siblings show the same that day: a schedule that pays cash
+    # before transfers (a round squeezed before Tết), not a stall
+    timing_cash_first_max: int = 1
     # ... so they are learnt from yesterday on (a round's first day teaches its second day), from
     # a single day: a steady stall is seen the day it starts, before it could be learnt.
     steady_lag_days: int = 0

@@ -496,22 +496,25 @@ class Detector:
         # its peers got their bank transfers, and not one reached it
         for num, oth, _signal in SHARES.get(kind, ()) if kind in BATCHES else ():
             w = rules.batch_window
-            if s[num] == s[num] or hour - w + 1 < start:
-                continue
-            pw, oc = par[w], cell.comps(hour, w)
-            if oc[num] == 0 and oc[oth] > 0 and pw[oth] > 0:
-                prior = oc[oth] * pw[num] / pw[oth] * FIRST_BATCH_PRIOR
-                if (
-                    prior >= rules.min_expected
-                    and math.exp(-prior) <= rules.alpha
-                    # paid on local schedules, its transfers may have landed a few days before
-                    and not (
-                        sib is not None
-                        and _paid_lately(cell, hour, num, self.config.timing_recent_days)
-                    )
-                ):
-                    raised.append(self._open(kind, cell, MISSING_BATCH, hour, w, rules, (num,)))
-                    return
+            if hour - w + 1 < start:
+                break
+            if sib is None:
+                if s[num] == s[num]:
+                    continue
+                pw, oc = par[w], cell.comps(hour, w)
+                prior = oc[oth] * pw[num] / pw[oth] * FIRST_BATCH_PRIOR if pw[oth] > 0 else 0.0
+                missing = oc[num] == 0 and oc[oth] > 0 and _significant(prior, rules)
+            else:  # paid on local schedules: the whole round, judged when a day closes
+                missing = (
+                    (hour + 1 + _VN_HOURS) % HOURS_PER_DAY == 0
+                    and self._cash_only(cell, hour, num, oth, start, rules)
+                    # several siblings alike: cash paid before the transfers (a round squeezed
+                    # before Tết: 6 provinces on 2026-02-12, foreign scenario seed 502)
+                    and sib.cash_only(num, oth) - 1 <= self.config.timing_cash_first_max
+                )
+            if missing:
+                raised.append(self._open(kind, cell, MISSING_BATCH, hour, w, rules, (num,)))
+                return
         # rate drop, then gradual decline on the long window
         roll_var = 1.0 / self.config.roll_shape
         # the learnt share's own uncertainty, per component from the counts it rests on: an
@@ -580,6 +583,43 @@ class Detector:
                     continue
                 raised.append(self._open(kind, cell, signal, hour, w, rules, (num, oth)))
                 return
+
+    def _cash_only(
+        self, cell: Cell, hour: int, num: int, oth: int, start: int, rules: Rules
+    ) -> bool:
+        """A round paid in cash without its bank transfers, for a kind paid on local schedules:
+        the locality's cash of the programme began again today (the day ending with `hour`),
+        after `timing_round_gap_days` closed days without, and none of its transfers came in
+        `timing_round_days` days; yet its learnt ratio of transfers to cash (the previous
+        round's; with none, its parent's in those days, scaled by `FIRST_BATCH_PRIOR`) says
+        today's cash alone should have come with enough of them to be sure. A province's
+        allowance day is its own: its missing batch shows when its cash follows, not on a
+        national day (benchmarks/foreign_scenario.py: 4,161 transfers of a province missed).
+        Judged on a round's first cash day only, so a round raises one alert."""
+        today = cell.comps(hour, HOURS_PER_DAY)
+        if not today[oth] or today[num]:
+            return False
+        cfg = self.config
+        last = (hour + 1 + _VN_HOURS) // HOURS_PER_DAY - 2  # yesterday, the newest closed day
+        gap = last - cfg.timing_round_gap_days + 1
+        # days with an hour at or after `start` (the log's first day may be partial) ...
+        first = -((HOURS_PER_DAY - 1 - _VN_HOURS - start) // HOURS_PER_DAY)
+        if gap < first:  # ... must hold the whole gap: a round may have begun before the log
+            return False
+        if _days_sum(cell, gap, last, first)[oth]:
+            return False  # a round under way: its transfers were judged on its first day
+        if _days_sum(cell, last - cfg.timing_round_days + 2, last, first)[num]:
+            return False
+        nb = cell.nbase
+        if nb[num] + nb[oth] > 0:
+            ratio = nb[num] / (nb[oth] + 1.0)
+        else:
+            parent = cell.parent
+            assert parent is not None
+            par = _days_sum(parent, last - cfg.timing_round_days + 2, last, first)
+            pt = parent.comps(hour, HOURS_PER_DAY)
+            ratio = FIRST_BATCH_PRIOR * (par[num] + pt[num]) / (par[oth] + pt[oth] + 1.0)
+        return _significant(today[oth] * ratio, rules)
 
     def _open(
         self,
@@ -1002,6 +1042,22 @@ def _paid_lately(cell: Cell, hour: int, comp: int, days: int) -> bool:
     return False
 
 
+def _significant(expected: float, rules: Rules) -> bool:
+    """Whether nothing where `expected` events were due is a stall: enough due, P(0) <= alpha."""
+    return expected >= rules.min_expected and math.exp(-expected) <= rules.alpha
+
+
+def _days_sum(cell: Cell, first: int, last: int, floor: int) -> list[int]:
+    """Events per component over the closed days `first` .. `last`, none before day `floor`."""
+    out = [0] * cell.ncomp
+    for d in range(max(first, floor), last + 1):
+        counts = cell.day(d)
+        if counts is not None:
+            for c, n in enumerate(counts):
+                out[c] += n
+    return out
+
+
 def _rolled(s: list[float], prior: list[float]) -> list[float]:
     """The shares `s`, those not learnt yet (NaN) at their roll's part (NaN: no roll either)."""
     return [x if x == x else r for x, r in zip(s, prior, strict=True)]
@@ -1087,7 +1143,18 @@ class _Siblings:
     hour, for a kind paid on local schedules: summed on first need (a test about to fire), at
     most once an hour and parent."""
 
-    __slots__ = ("_rates", "_shares", "cells", "day_shape", "det", "hour", "kind", "par", "rules")
+    __slots__ = (
+        "_cash",
+        "_rates",
+        "_shares",
+        "cells",
+        "day_shape",
+        "det",
+        "hour",
+        "kind",
+        "par",
+        "rules",
+    )
 
     def __init__(
         self,
@@ -1104,6 +1171,7 @@ class _Siblings:
         self.day_shape = math.inf if steady else rules.day_shape
         self._rates: dict[tuple[int, int], list[float] | None] = {}
         self._shares: dict[tuple[int, int], tuple[float, float]] = {}
+        self._cash: dict[int, int] = {}
 
     def rate(self, key: tuple[int, int]) -> list[float] | None:
         """On (window, batch component or -1 for the rate): Σ((o - e)² - o), Σ e² and their
@@ -1133,6 +1201,22 @@ class _Siblings:
                 sums[2] += 1
         self._rates[key] = out = sums if sums[2] else None
         return out
+
+    def cash_only(self, num: int, oth: int) -> int:
+        """How many of the siblings, those with an open alert left out, have a round that began
+        in cash only today (`Detector._cash_only`): counted on first need, once a day."""
+        n = self._cash.get(num)
+        if n is None:
+            det, hour, rules = self.det, self.hour, self.rules
+            n = 0
+            for cell in self.cells:
+                if cell.s is None or cell.alert is not None:
+                    continue
+                cell.sync(hour)
+                start = max(det.first_hour, cell.quiet_from)
+                n += det._cash_only(cell, hour, num, oth, start, rules)
+            self._cash[num] = n
+        return n
 
     def share(self, num: int, oth: int, width: int) -> tuple[float, float]:
         """The median and robust spread (1.4826 MAD) of the siblings' share z-scores
