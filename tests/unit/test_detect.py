@@ -800,3 +800,62 @@ def test_a_stall_on_a_national_schedule_is_still_found() -> None:
         found.append([(a.ward_code, a.signal, a.detected_at) for a in alerts])
     assert found[0] == found[1]
     assert [(w, s) for w, s, _t in found[0]] == [(BIG, "welfare_rate_drop")]
+
+
+def _allowance_days(
+    missing: str | None = None, cash_first: tuple[str, ...] = ()
+) -> Callable[[float, list[Row]], list[Row]]:
+    """Each province transfers its allowances on a day of its own (the 9th to the 12th day of
+    the log), 20 per commune at 09:00, and pays 10 in cash per commune at 09:00 the next day;
+    pensions are paid in cash every hour. `missing`'s transfers never arrive; the provinces in
+    `cash_first` all pay their cash on the 8th day, before their transfers (rounds squeezed
+    before Tết)."""
+    bank_day = {p: 9 + i for i, p in enumerate(PROVINCES)}
+
+    def rewrite(hour_end: float, rows: list[Row]) -> list[Row]:
+        t0 = hour_end - 3600
+        out = list(rows)
+        for p, wards in WARDS.items():
+            bank, cash = ts(bank_day[p], 9), ts(8 if p in cash_first else bank_day[p] + 1, 9)
+            for w in wards:
+                if t0 == bank and p != missing:
+                    out += [(p, w, t0 + i, "social_allowance.bank_account") for i in range(20)]
+                if t0 == cash:
+                    out += [(p, w, t0 + 30 + i, "social_allowance.cash") for i in range(10)]
+        return sorted(out, key=lambda r: r[2])
+
+    return rewrite
+
+
+@pytest.mark.parametrize("timing", [True, False])
+def test_a_provinces_own_allowance_day_without_its_transfers_is_a_missing_batch(
+    timing: bool,
+) -> None:
+    """Each province has its allowance day; one's transfers never arrive. Its share of the
+    nation's transfers was learnt as nothing from the days the others were paid, so only the
+    round seen whole tells: cash came, no transfer in three weeks. Found when its cash
+    follows, the next day; nothing for its communes (the province's alert covers them).
+    Without `timing_kinds` it is never found, and provinces paid on their own days are not."""
+    cfg = DetectorConfig() if timing else DetectorConfig(timing_kinds=())
+    world = World(kind=WELFARE, per_day=24, classes=lambda _w, _i: "pension.cash")
+    world.rewrite = _allowance_days(missing="01")
+    _det, alerts = run(world, 14, Detector(cfg))
+    found = [(a.province_code, a.ward_code, a.signal, a.detected_at) for a in alerts]
+    if timing:  # "01" transfers on day 10: its cash on day 11, judged when that day closes
+        assert found == [("01", None, "missing_batch", ts(12))]
+    else:
+        assert found and all(p != "01" for p, _w, _s, _t in found)
+
+
+def test_cash_before_the_transfers_in_several_provinces_is_a_schedule() -> None:
+    """Three provinces of four pay their allowance cash on one day, before their transfers:
+    not three missing batches. One alone that never gets its transfers is still found."""
+    world = World(kind=WELFARE, per_day=24, classes=lambda _w, _i: "pension.cash")
+    world.rewrite = _allowance_days(cash_first=PROVINCES[1:])
+    _det, alerts = run(world, 14)
+    assert alerts == []
+    world.rewrite = _allowance_days(missing="01", cash_first=PROVINCES[2:])
+    _det, alerts = run(world, 14)
+    assert [(a.province_code, a.ward_code, a.signal) for a in alerts] == [
+        ("01", None, "missing_batch")
+    ]
