@@ -805,21 +805,21 @@ def test_a_stall_on_a_national_schedule_is_still_found() -> None:
 def _allowance_days(
     missing: str | None = None, cash_first: tuple[str, ...] = ()
 ) -> Callable[[float, list[Row]], list[Row]]:
-    """Each province transfers its allowances on a day of its own (the 9th to the 12th day of
-    the log), 20 per commune at 09:00, and pays 10 in cash per commune at 09:00 the next day;
+    """Each province transfers its allowances on a day of its own (the log's 9th, 11th, 12th,
+    13th), 40 per commune at 09:00, and pays 10 in cash per commune at 09:00 the next day;
     pensions are paid in cash every hour. `missing`'s transfers never arrive; the provinces in
-    `cash_first` all pay their cash on the 8th day, before their transfers (rounds squeezed
+    `cash_first` all pay their cash on the 10th day, before their transfers (rounds squeezed
     before Tết)."""
-    bank_day = {p: 9 + i for i, p in enumerate(PROVINCES)}
+    bank_day = dict(zip(PROVINCES, (9, 11, 12, 13), strict=True))
 
     def rewrite(hour_end: float, rows: list[Row]) -> list[Row]:
         t0 = hour_end - 3600
         out = list(rows)
         for p, wards in WARDS.items():
-            bank, cash = ts(bank_day[p], 9), ts(8 if p in cash_first else bank_day[p] + 1, 9)
+            bank, cash = ts(bank_day[p], 9), ts(10 if p in cash_first else bank_day[p] + 1, 9)
             for w in wards:
                 if t0 == bank and p != missing:
-                    out += [(p, w, t0 + i, "social_allowance.bank_account") for i in range(20)]
+                    out += [(p, w, t0 + i, "social_allowance.bank_account") for i in range(40)]
                 if t0 == cash:
                     out += [(p, w, t0 + 30 + i, "social_allowance.cash") for i in range(10)]
         return sorted(out, key=lambda r: r[2])
@@ -841,21 +841,21 @@ def test_a_provinces_own_allowance_day_without_its_transfers_is_a_missing_batch(
     world.rewrite = _allowance_days(missing="01")
     _det, alerts = run(world, 14, Detector(cfg))
     found = [(a.province_code, a.ward_code, a.signal, a.detected_at) for a in alerts]
-    if timing:  # "01" transfers on day 10: its cash on day 11, judged when that day closes
-        assert found == [("01", None, "missing_batch", ts(12))]
+    if timing:  # "01" transfers on day 11: its cash on day 12, judged when that day closes
+        assert found == [("01", None, "missing_batch", ts(13))]
     else:
         assert found and all(p != "01" for p, _w, _s, _t in found)
 
 
 def test_cash_before_the_transfers_in_several_provinces_is_a_schedule() -> None:
     """Three provinces of four pay their allowance cash on one day, before their transfers:
-    not three missing batches. One alone that never gets its transfers is still found."""
+    a schedule, not three missing batches (each is alone only with `timing_cash_first_max`
+    raised past the others)."""
     world = World(kind=WELFARE, per_day=24, classes=lambda _w, _i: "pension.cash")
     world.rewrite = _allowance_days(cash_first=PROVINCES[1:])
     _det, alerts = run(world, 14)
     assert alerts == []
-    world.rewrite = _allowance_days(missing="01", cash_first=PROVINCES[2:])
-    _det, alerts = run(world, 14)
-    assert [(a.province_code, a.ward_code, a.signal) for a in alerts] == [
-        ("01", None, "missing_batch")
+    _det, alerts = run(world, 14, Detector(DetectorConfig(timing_cash_first_max=2)))
+    assert sorted((a.province_code, a.signal, a.detected_at) for a in alerts) == [
+        (p, "missing_batch", ts(11)) for p in sorted(PROVINCES[1:])
     ]
