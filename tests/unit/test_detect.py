@@ -844,7 +844,8 @@ def test_a_provinces_own_allowance_day_without_its_transfers_is_a_missing_batch(
     if timing:  # "01" transfers on day 11: its cash on day 12, judged when that day closes
         assert found == [("01", None, "missing_batch", ts(13))]
     else:
-        assert found and all(p != "01" for p, _w, _s, _t in found)
+        assert found
+        assert all(p != "01" for p, _w, _s, _t in found)
 
 
 def test_cash_before_the_transfers_in_several_provinces_is_a_schedule() -> None:
