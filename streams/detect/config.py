@@ -163,7 +163,8 @@ class DetectorConfig:
     # foreign_scenario.py), with local payment days, raised 1,150 false welfare alerts without.
     timing_kinds: tuple[str, ...] = ("welfare.disbursement",)
     timing_min_siblings: int = 5  # fewer siblings expect anything there: not judged
-    # a bank batch of the programme within this many closed days is not missing, only early
+    # a share is not judged in a window without transfers when the programme's came within this
+    # many closed days: they were early, not missing
     timing_recent_days: int = 7
     # a round paid in cash with none of its bank transfers in this many days (today included)
     # is a missing batch: longer than a round lasts (a pension's cash over ten post-office days

@@ -493,7 +493,8 @@ class Detector:
                         raised.append(self._open(kind, cell, MISSING_BATCH, hour, w, rules, (b,)))
                         return
         # a round's first batch, with nothing learnt yet: the locality is paid in cash today,
-        # its peers got their bank transfers, and not one reached it
+        # its peers got their bank transfers, and not one reached it; on local schedules, a
+        # round's cash without its transfers, learnt or not
         for num, oth, _signal in SHARES.get(kind, ()) if kind in BATCHES else ():
             w = rules.batch_window
             if hour - w + 1 < start:
@@ -508,8 +509,8 @@ class Detector:
                 missing = (
                     (hour + 1 + _VN_HOURS) % HOURS_PER_DAY == 0
                     and self._cash_only(cell, hour, num, oth, start, rules)
-                    # several siblings alike: cash paid before the transfers (a round squeezed
-                    # before Tết: 6 provinces on 2026-02-12, foreign scenario seed 502)
+                    # several siblings alike (itself counted): cash paid before the transfers
+                    # (rounds squeezed before Tết: 6 provinces on 2026-02-12, foreign seed 502)
                     and sib.cash_only(num, oth) - 1 <= self.config.timing_cash_first_max
                 )
             if missing:
