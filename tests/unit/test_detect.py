@@ -839,10 +839,11 @@ def test_a_provinces_own_allowance_day_without_its_transfers_is_a_missing_batch(
     cfg = DetectorConfig() if timing else DetectorConfig(timing_kinds=())
     world = World(kind=WELFARE, per_day=24, classes=lambda _w, _i: "pension.cash")
     world.rewrite = _allowance_days(missing="01")
-    _det, alerts = run(world, 14, Detector(cfg))
+    det, alerts = run(world, 17, Detector(cfg))
     found = [(a.province_code, a.ward_code, a.signal, a.detected_at) for a in alerts]
     if timing:  # "01" transfers on day 11: its cash on day 12, judged when that day closes
         assert found == [("01", None, "missing_batch", ts(13))]
+        assert det.open_stalls() == set()  # nothing more to expect of the round: it idled out
     else:
         assert found
         assert all(p != "01" for p, _w, _s, _t in found)
